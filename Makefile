@@ -1,0 +1,108 @@
+# Top-level build: plain GNU make, no autotools.
+#
+#   make                 build libc-client.a, imapd, ipop3d and the tools
+#   make CC=clang        the same with clang (warning-free with both)
+#   make SANITIZE=1      ASan + UBSan build in build-san/
+#   make check           build and run every unit test (test-*.c)
+#   make install         PREFIX=/usr/local DESTDIR=
+#
+# Sources are found by directory: c-client/*.c and drivers/*.c form the
+# library; imapd/*.c and ipop3d/*.c are one program each; every
+# tools/NAME.c is the program NAME. Files named test-*.c are unit tests
+# (one program each) and fuzz-*.c are libFuzzer harnesses.
+
+CC ?= cc
+PREFIX ?= /usr/local
+DESTDIR ?=
+SANITIZE ?=
+
+WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wpointer-arith \
+       -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
+CFLAGS ?= -O2
+CFLAGS += -g -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+	  -Ic-client -Idrivers
+LDLIBS = -lssl -lcrypto -lpam -lcrypt
+
+ifeq ($(SANITIZE),1)
+B := build-san
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
+	  -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+else
+B := build
+endif
+ifneq ($(findstring clang,$(CC)),)
+B := $(B)-clang
+endif
+
+LIB_SRC   := $(filter-out %/test-%.c %/fuzz-%.c,$(wildcard c-client/*.c drivers/*.c))
+IMAPD_SRC := $(filter-out %/test-%.c %/fuzz-%.c,$(wildcard imapd/*.c))
+POP_SRC   := $(filter-out %/test-%.c %/fuzz-%.c,$(wildcard ipop3d/*.c))
+TOOL_SRC  := $(filter-out %/test-%.c %/fuzz-%.c,$(wildcard tools/*.c))
+TEST_SRC  := $(wildcard c-client/test-*.c drivers/test-*.c imapd/test-*.c \
+		ipop3d/test-*.c tools/test-*.c)
+
+LIB   := $(B)/libc-client.a
+TOOLS := $(patsubst tools/%.c,$(B)/bin/%,$(TOOL_SRC))
+PROGS := $(if $(IMAPD_SRC),$(B)/bin/imapd) $(if $(POP_SRC),$(B)/bin/ipop3d) $(TOOLS)
+TESTS := $(patsubst %.c,$(B)/tests/%,$(notdir $(TEST_SRC)))
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+all: $(LIB) $(PROGS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(call obj,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/bin/imapd: $(call obj,$(IMAPD_SRC)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(IMAPD_SRC)) $(LIB) $(LDLIBS)
+
+$(B)/bin/ipop3d: $(call obj,$(POP_SRC)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(POP_SRC)) $(LIB) $(LDLIBS)
+
+$(B)/bin/%: $(B)/obj/tools/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# unit tests: test-NAME.c in any source directory
+define test_rule
+$(B)/tests/$(basename $(notdir $(1))): $(call obj,$(1)) $(LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $(call obj,$(1)) $(LIB) $$(LDLIBS)
+endef
+$(foreach t,$(TEST_SRC),$(eval $(call test_rule,$(t))))
+
+tests: $(TESTS)
+
+# run every unit test; each prints "PASS name" / "FAIL name" lines
+check: all tests
+	@status=0; for t in $(TESTS); do \
+		(cd tests/data 2>/dev/null || true; $$t) || status=1; \
+	done; exit $$status
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man1
+	$(if $(wildcard $(B)/bin/imapd),install -m 755 $(B)/bin/imapd $(DESTDIR)$(PREFIX)/sbin/imapd)
+	$(if $(wildcard $(B)/bin/ipop3d),install -m 755 $(B)/bin/ipop3d $(DESTDIR)$(PREFIX)/sbin/ipop3d)
+	for t in $(filter-out $(B)/bin/mlock,$(TOOLS)); do \
+		install -m 755 $$t $(DESTDIR)$(PREFIX)/bin/; done
+	for m in docs/man/*.8; do [ -f "$$m" ] && install -m 644 $$m \
+		$(DESTDIR)$(PREFIX)/share/man/man8/ || true; done
+	for m in docs/man/*.1; do [ -f "$$m" ] && install -m 644 $$m \
+		$(DESTDIR)$(PREFIX)/share/man/man1/ || true; done
+
+clean:
+	rm -rf build build-san build-clang build-san-clang
+
+.PHONY: all tests check install clean
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

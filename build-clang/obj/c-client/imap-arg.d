@@ -1,0 +1,6 @@
+build-clang/obj/c-client/imap-arg.o: c-client/imap-arg.c \
+  c-client/imap-arg.h c-client/util.h
+
+c-client/imap-arg.h:
+
+c-client/util.h:

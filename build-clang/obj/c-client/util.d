@@ -1,0 +1,3 @@
+build-clang/obj/c-client/util.o: c-client/util.c c-client/util.h
+
+c-client/util.h:

@@ -1,0 +1,3 @@
+build/obj/c-client/log.o: c-client/log.c c-client/log.h c-client/util.h
+c-client/log.h:
+c-client/util.h:

@@ -1,0 +1,90 @@
+/* test-buf.c - the growable string and the IMAP argument tokenizer */
+#include "buf.h"
+#include "imap-arg.h"
+#include "test.h"
+
+static void test_buf_append_and_max(void)
+{
+	struct buf b;
+
+	buf_init(&b, 10);
+	CHECK(buf_puts(&b, "hello"));
+	CHECK(buf_printf(&b, "%d", 1234));
+	CHECK_STR(buf_cstr(&b), "hello1234");
+	CHECK(!buf_puts(&b, "xx"));	/* would exceed max 10 */
+	CHECK_INT(b.len, 9);
+	CHECK(buf_putc(&b, '!'));
+	CHECK(!buf_printf(&b, "%s", "more"));
+	CHECK_STR(buf_cstr(&b), "hello1234!");
+	buf_consume(&b, 5);
+	CHECK_STR(buf_cstr(&b), "1234!");
+	buf_release(&b);
+}
+
+static void test_buf_large(void)
+{
+	struct buf b;
+	char chunk[1000];
+
+	memset(chunk, 'x', sizeof chunk);
+	buf_init(&b, 0);
+	for (int i = 0; i < 1000; i++)
+		CHECK(buf_append(&b, chunk, sizeof chunk));
+	CHECK_INT(b.len, 1000000);
+	CHECK(b.data[b.len] == '\0');
+	CHECK(buf_printf(&b, "%0500d", 7));
+	CHECK_INT(b.len, 1000500);
+	buf_release(&b);
+}
+
+static void test_args_basic(void)
+{
+	const char *err = NULL;
+	const char *in = "INBOX (\\Seen foo) \"a \\\"q\\\"\" {3}\r\nabc BODY[HEADER.FIELDS (A B)]<0.10>";
+	struct imap_args *a = imap_args_parse(in, strlen(in), &err);
+	struct imap_arg *arg;
+
+	CHECK(a != NULL);
+	if (a == NULL)
+		return;
+	arg = imap_args_get(a);
+	CHECK_INT(imap_arg_count(arg), 5);
+	CHECK(imap_arg_is_atom(&arg[0], "inbox"));
+	CHECK(arg[1].type == IMAP_ARG_LIST);
+	CHECK_STR(arg[1].list[0].str, "\\Seen");
+	CHECK_STR(arg[2].str, "a \"q\"");
+	CHECK(arg[3].type == IMAP_ARG_LITERAL);
+	CHECK_STR(arg[3].str, "abc");
+	CHECK_STR(arg[4].str, "BODY[HEADER.FIELDS (A B)]<0.10>");
+	imap_args_free(&a);
+	CHECK(a == NULL);
+}
+
+static void test_args_hostile(void)
+{
+	const char *err;
+	char deep[300];
+	static const char *bad[] = {
+		"(a", "a)", "\"unterminated", "{5}\r\nabc", "{x}\r\n", "a  b",
+		"BODY[HEADER", "{99999999999999999999999}\r\n", "\"bad\\x\"",
+	};
+
+	for (size_t i = 0; i < N_ELEMENTS(bad); i++) {
+		err = NULL;
+		CHECK(imap_args_parse(bad[i], strlen(bad[i]), &err) == NULL);
+		CHECK(err != NULL);
+	}
+	memset(deep, '(', sizeof deep);
+	CHECK(imap_args_parse(deep, sizeof deep, &err) == NULL);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct test tests[] = {
+		TEST(test_buf_append_and_max),
+		TEST(test_buf_large),
+		TEST(test_args_basic),
+		TEST(test_args_hostile),
+	};
+	return test_run(argc, argv, tests, N_ELEMENTS(tests));
+}
