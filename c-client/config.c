@@ -162,7 +162,7 @@ bool config_set(const char *key, const char *value, const char **error_r)
 
 int config_load(const char *path, const char **error_r)
 {
-	static char errbuf[512];
+	static char errbuf[8400];
 	const char *file = path ? path : CONFIG_DEFAULT_PATH;
 	FILE *f = fopen(file, "r");
 	char line[4096];
