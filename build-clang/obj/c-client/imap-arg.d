@@ -1,6 +1,0 @@
-build-clang/obj/c-client/imap-arg.o: c-client/imap-arg.c \
-  c-client/imap-arg.h c-client/util.h
-
-c-client/imap-arg.h:
-
-c-client/util.h:
