@@ -1,0 +1,51 @@
+/*
+ * search.h - IMAP SEARCH (RFC 3501 6.4.4, ESEARCH RFC 4731, WITHIN RFC
+ * 5032), SORT and THREAD (RFC 5256). Used by imapd and by mailutil prune.
+ *
+ * Matching decodes MIME (base64, quoted-printable, charsets) and RFC 2047
+ * before comparing; comparison is case-insensitive on UTF-8.
+ */
+#ifndef CC_SEARCH_H
+#define CC_SEARCH_H
+
+#include "imap-arg.h"
+#include "mail.h"
+
+struct search_key;		/* a parsed program */
+
+enum search_error {
+	SEARCH_OK = 0,
+	SEARCH_BAD,		/* syntax: tagged BAD */
+	SEARCH_BADCHARSET,	/* NO [BADCHARSET (...)] */
+};
+
+/* Parse criteria. args points at the first search key (the caller has
+ * already consumed "CHARSET x" and any RETURN options and passes the
+ * charset, NULL = US-ASCII). last_result is the saved "$" set or NULL.
+ * uid_mode: sequence-set keys in args are UIDs only with "UID" key; the
+ * plain set form is always message sequence numbers. */
+struct search_key *search_parse(const struct imap_arg *args,
+				const char *charset, enum search_error *err_r,
+				const char **error_r);
+void search_free(struct search_key **k);
+/* does message seq (1-based) match? may read the message */
+bool search_match(struct mailbox *mb, uint32_t seq, const struct search_key *k);
+/* run over the whole mailbox: fills seqs_r (malloc'd, ascending) */
+uint32_t search_run(struct mailbox *mb, const struct search_key *k,
+		    uint32_t **seqs_r);
+
+/* SORT: criteria like "REVERSE ARRIVAL SUBJECT" already tokenized.
+ * Sorts seqs[n] in place; false on a bad criterion. */
+bool sort_parse(const struct imap_arg *args, struct buf *canonical_r,
+		const char **error_r);
+bool sort_messages(struct mailbox *mb, const struct imap_arg *criteria,
+		   uint32_t *seqs, uint32_t n, const char **error_r);
+
+/* THREAD: algorithm "ORDEREDSUBJECT" or "REFERENCES"; appends the
+ * RFC 5256 thread response body (e.g. "(2)(3 6 (4 23)(44 7 96))") using
+ * sequence numbers, or UIDs when use_uid. false for unknown algorithm. */
+bool thread_messages(struct mailbox *mb, const char *algorithm,
+		     const uint32_t *seqs, uint32_t n, bool use_uid,
+		     struct buf *out, const char **error_r);
+
+#endif
