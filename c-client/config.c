@@ -163,7 +163,12 @@ bool config_set(const char *key, const char *value, const char **error_r)
 int config_load(const char *path, const char **error_r)
 {
 	static char errbuf[8400];
-	const char *file = path ? path : CONFIG_DEFAULT_PATH;
+	const char *env = getenv("CCLIENT_CONFIG");
+	const char *file;
+
+	if (path == NULL && env != NULL && *env != '\0')
+		path = env;
+	file = path ? path : CONFIG_DEFAULT_PATH;
 	FILE *f = fopen(file, "r");
 	char line[4096];
 	unsigned lineno = 0;

@@ -1,7 +1,8 @@
 /*
  * config.h - compiled-in defaults that work on stock Debian, overridden by
  * one optional file (default /etc/c-client.cf, or -c FILE) of
- * "key value" lines. '#' starts a comment line. Every key is listed in
+ * "key value" lines ($CCLIENT_CONFIG names the file when no -c is given).
+ * "#" starts a comment line. Every key is listed in
  * the table in config.c and documented in docs/CONFIG.md.
  */
 #ifndef CC_CONFIG_H

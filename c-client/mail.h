@@ -195,6 +195,9 @@ struct mail_path {
 	const struct mail_driver *create_driver; /* from #driver.X/, or NULL */
 	bool is_inbox;
 	char *name;		/* canonical name (INBOX upper-cased, prefix removed) */
+	/* INBOX only: the spool file whose mail moves into path when path is
+	 * not the spool itself (~/mbox, mbx ~/INBOX: FAQ 4.5, 7.7), or NULL */
+	char *spool_path;
 };
 /* Map a user-typed mailbox name to a path. Refuses names the restriction
  * setting forbids (FAQ 5.1) with *error_r. */
