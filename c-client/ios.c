@@ -18,7 +18,8 @@
  * Timeouts: ios_set_timeout() bounds every wait for input with poll(2);
  * on sockets it also sets SO_RCVTIMEO/SO_SNDTIMEO so that a layer which
  * reads the socket itself (TLS waiting for the rest of a record) cannot
- * block for ever either.
+ * block for ever either. After IOS_TIMEOUT or IOS_ERROR a partly read
+ * line is lost: callers end the session then.
  */
 #include <errno.h>
 #include <poll.h>
