@@ -171,6 +171,11 @@ static inline bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
+static inline bool is_wsp(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
 static inline bool is_alpha(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -579,13 +584,15 @@ bool date_parse_rfc5322(const char *s, size_t len, int64_t *t_r,
 				mon = mm;
 			else if (wday_lookup_long(t->s, t->len))
 				;
-			else if (have_time && !have_zone &&
+			else if (t->len == 2 && have_time &&
+				 (ascii_strncasecmp(t->s, "PM", 2) == 0 ||
+				  ascii_strncasecmp(t->s, "AM", 2) == 0)) {
+				if (ascii_toupper(t->s[0]) == 'P' && h < 12)
+					h += 12;
+			} else if (have_time && !have_zone &&
 				 zone_lookup(t->s, t->len, &zone))
 				have_zone = true;
-			/* AM/PM, "at", unknown words: ignored */
-			else if (t->len == 2 && have_time &&
-				 ascii_strncasecmp(t->s, "PM", 2) == 0 && h < 12)
-				h += 12;
+			/* "at", unknown words: ignored */
 		} else if (t->s[0] == '+' || t->s[0] == '-') {
 			if (have_zone || !zone_numeric(t->s, t->len, &zone))
 				return false;

@@ -70,6 +70,9 @@ void pop3_session_run(int in_fd, int out_fd, const char *rhost, bool implicit_tl
 void pop3_set_state(struct pop3_session *s, enum pop3_state state);
 void pop3_ok(struct pop3_session *s, const char *fmt, ...) ATTR_PRINTF(2, 3);
 void pop3_err(struct pop3_session *s, const char *fmt, ...) ATTR_PRINTF(2, 3);
+/* read one line (SASL exchange); false when the session must end (end of
+ * stream, autologout, line too long: already logged and handled) */
+bool pop3_getline(struct pop3_session *s, struct buf *line);
 /* message number argument: 1..nmsgs and not deleted, else answers -ERR
  * and returns 0 */
 uint32_t pop3_msgno_arg(struct pop3_session *s, const char *arg,

@@ -79,7 +79,8 @@ def make_cert(directory, name='server'):
     key = os.path.join(directory, name + '.key')
     subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
                     '-keyout', key, '-out', cert, '-days', '2', '-subj',
-                    '/CN=localhost'], check=True, stdout=subprocess.DEVNULL,
+                    '/CN=localhost', '-addext',
+                    'subjectAltName=DNS:localhost,IP:127.0.0.1'], check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     os.chmod(key, 0o600)
     return cert, key
