@@ -472,7 +472,7 @@ static size_t imap_date_part(const char *s, size_t len, int64_t *year_r,
 		i++;
 	if (!number(s + ds, i - ds, 2, &day) || (ds == 1 && i - ds != 1))
 		return 0;
-	if (i + 10 > len || s[i] != '-' || s[i + 4] != '-')
+	if (i + 9 > len || s[i] != '-' || s[i + 4] != '-')
 		return 0;
 	unsigned mon = month_lookup(s + i + 1, 3);
 	if (mon == 0 || !number(s + i + 5, 4, 4, &year))
@@ -589,6 +589,8 @@ bool date_parse_rfc5322(const char *s, size_t len, int64_t *t_r,
 				  ascii_strncasecmp(t->s, "AM", 2) == 0)) {
 				if (ascii_toupper(t->s[0]) == 'P' && h < 12)
 					h += 12;
+				else if (ascii_toupper(t->s[0]) == 'A' && h == 12)
+					h = 0;
 			} else if (have_time && !have_zone &&
 				 zone_lookup(t->s, t->len, &zone))
 				have_zone = true;

@@ -4,7 +4,7 @@
 set -e
 PKGS="make gcc clang libc6-dev libssl-dev libpam0g-dev libcrypt-dev \
 openssl python3 libpam-wrapper libnss-wrapper libuid-wrapper \
-libclang-rt-14-dev $EXTRA_PKGS"
+libclang-rt-14-dev fetchmail isync mutt alpine tmux $EXTRA_PKGS"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
