@@ -6,7 +6,7 @@
 #ifndef CC_DATE_H
 #define CC_DATE_H
 
-#include "util.h"
+#include "buf.h"
 
 /* parse an RFC 5322 date (with obsolete forms); t_r is UTC seconds,
  * zone_r minutes east of UTC */

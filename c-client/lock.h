@@ -1,0 +1,61 @@
+/*
+ * lock.h - mailbox file locks and the per-mailbox session lock.
+ *
+ * Mailbox locks (lock_mailbox): writers take every method listed in the
+ * "lock-methods" setting (dotlock, fcntl, flock) in that order, waiting at
+ * most "lock-timeout" seconds, and release them in reverse order. Readers
+ * take only the kernel locks (fcntl, flock) in shared mode, so they never
+ * read a rewrite in progress. Locks are held only while a file is read
+ * or written, never for a whole session.
+ *
+ * Session locks (session_lock_*): the file <lock-directory>/.<dev>.<ino>
+ * (hex, UW's name, FAQ 5.5 and 7.17), mode 0666, holding the PID of the
+ * session that has the mailbox. It serves POP3 exclusivity (RFC 1939)
+ * and, with "mbox-single-writer", UW's one-writer rule. A newer session
+ * asks the holder to give way by sending it SIGUSR2 (the "kiss of death",
+ * FAQ 7.19); the holder's handler only sets a flag, which mail_sync()
+ * looks at.
+ */
+#ifndef CC_LOCK_H
+#define CC_LOCK_H
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include "util.h"
+
+struct mail_lock;
+
+#define LOCK_SHARED	0x01	/* reader: kernel locks only, shared */
+#define LOCK_NOWAIT	0x02	/* fail at once instead of waiting */
+
+/* Lock the mailbox file path (open as fd). A notice for the user (the
+ * FAQ 7.10 text when the dotlock cannot be created) may be returned in
+ * *notice_r, else it is set to NULL. */
+int lock_mailbox(const char *path, int fd, unsigned flags,
+		 struct mail_lock **lock_r, const char **notice_r,
+		 const char **error_r);
+/* release in reverse order; *lock = NULL */
+void lock_release(struct mail_lock **lock);
+
+/* dotlock alone (also for spool files while migrating them) */
+int dotlock_take(const char *path, const char **notice_r,
+		 const char **error_r);
+void dotlock_release(const char *path);
+
+struct session_lock;
+#define SESSION_LOCK_POP3	0x01	/* fail with "[IN-USE] ..." if held */
+#define SESSION_LOCK_KISS	0x02	/* ask the holder to give way */
+
+/* Take the session lock for the file with stat st. Returns 0 and the lock,
+ * or -1: *error_r begins with "[IN-USE] " for POP3. */
+int session_lock_take(const struct stat *st, unsigned flags,
+		      struct session_lock **lock_r, const char **error_r);
+void session_lock_release(struct session_lock **lock);
+/* path of the session lock file for st (caller frees) */
+char *session_lock_path(const struct stat *st);
+
+/* set by the SIGUSR2 handler: another session asked us to give way */
+extern volatile sig_atomic_t lock_kiss_received;
+
+#endif

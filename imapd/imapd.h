@@ -1,0 +1,142 @@
+/*
+ * imapd.h - the IMAP server's session object, command table and the
+ * helpers the cmd-*.c files share.
+ *
+ * SECURITY: struct client is filled from network input. Everything a
+ * command handler gets has been read with a bound (client.c) and parsed
+ * by imap_args_parse(); handlers must still treat every argument as
+ * hostile (lengths, numbers, nesting).
+ */
+#ifndef IMAPD_H
+#define IMAPD_H
+
+#include "buf.h"
+#include "imap-arg.h"
+#include "ios.h"
+#include "mail.h"
+#include "seqset.h"
+
+enum client_state {
+	STATE_NOTAUTH,
+	STATE_AUTH,
+	STATE_SELECTED,
+	STATE_LOGOUT,
+};
+
+/* command flags: in which states a command is allowed, and more */
+#define CMD_NOTAUTH	0x01u
+#define CMD_AUTH	0x02u
+#define CMD_SELECTED	0x04u
+#define CMD_ANY		(CMD_NOTAUTH | CMD_AUTH | CMD_SELECTED)
+#define CMD_AUTHED	(CMD_AUTH | CMD_SELECTED)
+#define CMD_UID_OK	0x10u	/* may follow "UID" */
+#define CMD_NO_EXPUNGE	0x20u	/* no untagged EXPUNGE after it (RFC 3501 7.4.1) */
+
+struct client {
+	struct ios *ios;
+	enum client_state state;
+	char *host;		/* peer, for logs */
+	bool tls;
+	unsigned login_failures;
+	unsigned toolong;	/* consecutive over-long lines */
+
+	/* the command being run */
+	const char *tag;
+	const char *name;	/* command name, upper-cased */
+	bool uid;		/* UID FETCH etc. */
+	unsigned cmd_flags;
+	struct buf tagged;	/* "OK ..." set by client_ok/no/bad */
+	bool tagged_set;
+
+	/* the selected mailbox */
+	struct mailbox *mb;
+	uint32_t exists;	/* EXISTS count the client knows */
+	uint32_t recent;	/* RECENT count the client knows */
+	unsigned nkeywords;	/* keywords announced in FLAGS */
+	bool quiet_expunge;	/* CLOSE: expunge without responses */
+	bool lost;		/* ev.lost: end the session after this command */
+	char *lost_why;
+
+	bool anonymous;
+	char *user;
+};
+
+typedef void cmd_func(struct client *c, struct imap_arg *args);
+
+struct command {
+	const char *name;
+	cmd_func *func;
+	unsigned flags;
+};
+
+/* client.c */
+void client_run(struct client *c);
+void client_state_change(struct client *c, enum client_state st);
+void client_ok(struct client *c, const char *fmt, ...) ATTR_PRINTF(2, 3);
+void client_no(struct client *c, const char *fmt, ...) ATTR_PRINTF(2, 3);
+void client_bad(struct client *c, const char *fmt, ...) ATTR_PRINTF(2, 3);
+/* untagged: "* " + text + CRLF */
+void client_untagged(struct client *c, const char *fmt, ...) ATTR_PRINTF(2, 3);
+/* report EXISTS/RECENT/FLAGS differences after mailbox changes */
+void client_report_changes(struct client *c);
+/* mail_sync and report; allow_expunge as RFC 3501 7.4.1 permits */
+void client_sync(struct client *c, bool allow_expunge);
+/* capability list (without "CAPABILITY ") */
+void client_capability(struct client *c, struct buf *out);
+/* read one more line from the client (AUTHENTICATE, IDLE); false at
+ * EOF/timeout/error (the session then ends) */
+bool client_read_line(struct client *c, struct buf *line);
+void client_close_mailbox(struct client *c);
+/* may the current user use this mailbox name? (anonymous: #public/ and
+ * #ftp/ only, FAQ 4.1); if not, answers NO and returns false */
+bool client_name_allowed(struct client *c, const char *name);
+/* messages in a sequence set or UID set, ascending: malloc'd array */
+bool client_parse_set(struct client *c, const char *s, bool uid,
+		      uint32_t **seqs_r, uint32_t *n_r);
+const struct command *command_find(const char *name);
+/* the selected mailbox's FLAGS / PERMANENTFLAGS lists */
+void client_send_flags(struct client *c);
+/* flags of message seq as "(\Seen kw)" */
+void client_format_flags(struct client *c, uint32_t seq, struct buf *out);
+/* end after an unrecoverable problem: BYE text, log */
+void client_disconnect(struct client *c, const char *bye, const char *logmsg);
+
+/* imap-quote.c */
+void imap_append_astring(struct buf *out, const char *s);
+void imap_append_string(struct buf *out, const char *s, size_t len);
+void imap_append_nstring(struct buf *out, const char *s);
+/* literal {N}CRLF data, NULs mapped to 0x80 when nul-to-0x80 is set */
+void imap_write_literal(struct ios *ios, const char *data, size_t len,
+			bool binary);
+bool imap_is_atom_safe(const char *s);
+
+/* cmd-*.c */
+cmd_func cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable,
+	cmd_starttls, cmd_authenticate, cmd_login, cmd_namespace,
+	cmd_select, cmd_examine, cmd_create, cmd_delete, cmd_rename,
+	cmd_subscribe, cmd_unsubscribe, cmd_list, cmd_lsub, cmd_status,
+	cmd_append, cmd_check, cmd_close, cmd_unselect, cmd_expunge,
+	cmd_search, cmd_sort, cmd_thread, cmd_fetch, cmd_store, cmd_copy,
+	cmd_move, cmd_idle;
+
+/* cmd-auth.c: finish a successful login (privileges, state, alert) */
+struct auth_user;
+void client_login_done(struct client *c, struct auth_user *u,
+		       const char *how);
+/* alert file as "* OK [ALERT] ..." (FAQ 4.2) */
+void client_send_alert(struct client *c);
+
+/* fetch-cache.c: message structure cache */
+void fetch_cache_init(void);
+/* parsed envelope/bodystructure strings of message seq (cached) */
+const char *fetch_envelope(struct client *c, uint32_t seq);
+const char *fetch_bodystructure(struct client *c, uint32_t seq, bool ext);
+/* write an envelope (IMAP syntax) for env into out */
+struct envelope;
+struct mime_body;
+void imap_write_envelope(struct buf *out, const struct envelope *env);
+void imap_write_body(struct buf *out, const struct mime_body *b, bool ext);
+
+extern bool imapd_nul_to_0x80;
+
+#endif
