@@ -73,6 +73,8 @@ static const struct config_key keys[] = {
 	  "yes, tls-only (LOGINDISABLED until TLS, FAQ 3.18) or no (FAQ 3.17)" },
 	{ "anonymous-file", C_STR, "/etc/anonymous.newsgroups",
 	  "when this file exists anonymous login is allowed (FAQ 4.1)" },
+	{ "anonymous-user", C_STR, "nobody",
+	  "unprivileged system user whose uid/gid anonymous sessions run with (FAQ 4.1)" },
 	{ "login-failures-max", C_INT, "3",
 	  "failed logins before the session is ended" },
 	{ "login-failure-delay", C_INT, "2",

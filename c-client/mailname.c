@@ -445,41 +445,7 @@ void mail_path_free(struct mail_path *r)
 	r->is_inbox = false;
 }
 
-/* ---- LIST / LSUB ---- (being written) */
-
-bool mail_list_match(const char *pattern, const char *name)
-{
-	return strcmp(pattern, name) == 0;
-}
-
-int mail_list(const char *ref, const char *pattern, bool lsub,
-	      mail_list_callback_t *cb, void *ctx, const char **error_r)
-{
-	*error_r = "LIST not implemented yet";
-	return -1;
-}
-
-int mail_subscriptions_read(char ***names_r, const char **error_r)
-{
-	*names_r = xcalloc(1, sizeof(char *));
-	return 0;
-}
-
-void mail_subscriptions_free(char ***names)
-{
-	if (*names == NULL)
-		return;
-	for (char **p = *names; *p != NULL; p++)
-		free(*p);
-	xfree(names);
-}
-
-int mail_subscribe(const char *name, bool on, const char **error_r)
-{
-	*error_r = "Subscriptions not implemented yet";
-	return -1;
-}
-
+@@LIST@@
 unsigned mail_namespaces(enum mail_ns_type type,
 			 const char *prefixes_r[MAIL_NS_MAX])
 {
