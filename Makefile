@@ -23,7 +23,14 @@ CFLAGS += -g -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
 	  -Ic-client -Idrivers
 LDLIBS = -lssl -lcrypto -lpam -lcrypt
 
-ifeq ($(SANITIZE),1)
+FUZZ_SECONDS ?= 60
+ifeq ($(FUZZ),1)
+B := build-fuzz
+CC := clang
+CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+	  -fno-sanitize-recover=undefined
+FUZZ_LDFLAGS = -fsanitize=fuzzer,address,undefined
+else ifeq ($(SANITIZE),1)
 B := build-san
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
 	  -fno-sanitize-recover=undefined
@@ -39,6 +46,7 @@ LIB_SRC   := $(filter-out %/test-%.c %/fuzz-%.c,$(wildcard c-client/*.c drivers/
 IMAPD_SRC := $(filter-out %/test-%.c %/fuzz-%.c,$(wildcard imapd/*.c))
 POP_SRC   := $(filter-out %/test-%.c %/fuzz-%.c,$(wildcard ipop3d/*.c))
 TOOL_SRC  := $(filter-out %/test-%.c %/fuzz-%.c,$(wildcard tools/*.c))
+FUZZ_SRC  := $(wildcard c-client/fuzz-*.c drivers/fuzz-*.c)
 TEST_SRC  := $(wildcard c-client/test-*.c drivers/test-*.c imapd/test-*.c \
 		ipop3d/test-*.c tools/test-*.c)
 
@@ -82,6 +90,30 @@ $(foreach t,$(TEST_SRC),$(eval $(call test_rule,$(t))))
 
 tests: $(TESTS)
 
+# libFuzzer harnesses: fuzz-NAME.c, built with clang by "make FUZZ=1 fuzzers"
+FUZZERS := $(patsubst %.c,$(B)/fuzz/%,$(notdir $(FUZZ_SRC)))
+define fuzz_rule
+$(B)/fuzz/$(basename $(notdir $(1))): $(call obj,$(1)) $(LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(FUZZ_LDFLAGS) -o $$@ $(call obj,$(1)) $(LIB) $$(LDLIBS)
+endef
+$(foreach f,$(FUZZ_SRC),$(eval $(call fuzz_rule,$(f))))
+
+fuzzers: $(FUZZERS)
+
+# make fuzz [FUZZ_SECONDS=60]: run every harness on its seed corpus
+# (tests/fuzz/NAME/) and kept crash inputs (tests/fuzz/NAME/regress-*)
+# for FUZZ_SECONDS each; new interesting inputs go to build-fuzz/corpus/.
+fuzz:
+	$(MAKE) FUZZ=1 fuzzers
+	@for f in build-fuzz-clang/fuzz/fuzz-*; do n=$$(basename $$f); \
+		mkdir -p build-fuzz-clang/corpus/$$n tests/fuzz/$$n; \
+		echo "== $$n ($(FUZZ_SECONDS)s)"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
+			-rss_limit_mb=2048 -artifact_prefix=build-fuzz-clang/ \
+			build-fuzz-clang/corpus/$$n tests/fuzz/$$n || exit 1; \
+	done
+
 # run every unit test; each prints "PASS name" / "FAIL name" lines
 check: all tests
 	@status=0; for t in $(TESTS); do \
@@ -101,8 +133,8 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/man/man1/ || true; done
 
 clean:
-	rm -rf build build-san build-clang build-san-clang
+	rm -rf build build-san build-clang build-san-clang build-fuzz-clang
 
-.PHONY: all tests check install clean
+.PHONY: all tests check install clean fuzz fuzzers
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -23,22 +23,22 @@ static const char b64_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* value of a base64 character, 64 for '=', 255 for anything else */
-static const unsigned char b64_value[256] = {
-	[0 ... 255] = 255,
-	['A'] = 0, ['B'] = 1, ['C'] = 2, ['D'] = 3, ['E'] = 4, ['F'] = 5,
-	['G'] = 6, ['H'] = 7, ['I'] = 8, ['J'] = 9, ['K'] = 10, ['L'] = 11,
-	['M'] = 12, ['N'] = 13, ['O'] = 14, ['P'] = 15, ['Q'] = 16,
-	['R'] = 17, ['S'] = 18, ['T'] = 19, ['U'] = 20, ['V'] = 21,
-	['W'] = 22, ['X'] = 23, ['Y'] = 24, ['Z'] = 25,
-	['a'] = 26, ['b'] = 27, ['c'] = 28, ['d'] = 29, ['e'] = 30,
-	['f'] = 31, ['g'] = 32, ['h'] = 33, ['i'] = 34, ['j'] = 35,
-	['k'] = 36, ['l'] = 37, ['m'] = 38, ['n'] = 39, ['o'] = 40,
-	['p'] = 41, ['q'] = 42, ['r'] = 43, ['s'] = 44, ['t'] = 45,
-	['u'] = 46, ['v'] = 47, ['w'] = 48, ['x'] = 49, ['y'] = 50,
-	['z'] = 51, ['0'] = 52, ['1'] = 53, ['2'] = 54, ['3'] = 55,
-	['4'] = 56, ['5'] = 57, ['6'] = 58, ['7'] = 59, ['8'] = 60,
-	['9'] = 61, ['+'] = 62, ['/'] = 63, ['='] = 64,
-};
+static inline unsigned char b64_val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return (unsigned char)(c - 'A');
+	if (c >= 'a' && c <= 'z')
+		return (unsigned char)(c - 'a' + 26);
+	if (c >= '0' && c <= '9')
+		return (unsigned char)(c - '0' + 52);
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	if (c == '=')
+		return 64;
+	return 255;
+}
 
 bool base64_decode_strict(const char *in, size_t len, struct buf *out)
 {
@@ -49,7 +49,7 @@ bool base64_decode_strict(const char *in, size_t len, struct buf *out)
 	for (size_t i = 0; i < len; i += 4) {
 		unsigned char v[4];
 		for (unsigned k = 0; k < 4; k++)
-			v[k] = b64_value[(unsigned char)in[i + k]];
+			v[k] = b64_val((unsigned char)in[i + k]);
 		bool last = i + 4 == len;
 		if (v[0] >= 64 || v[1] >= 64 || v[2] == 255 || v[3] == 255 ||
 		    (v[2] == 64 && v[3] != 64) ||
@@ -90,7 +90,7 @@ void base64_decode_mime(const char *in, size_t len, struct buf *out)
 	if (w == NULL)
 		return;
 	for (size_t i = 0; i < len; i++) {
-		unsigned char v = b64_value[(unsigned char)in[i]];
+		unsigned char v = b64_val((unsigned char)in[i]);
 		if (v == 64)
 			break;	/* padding: the data ends here */
 		if (v == 255)
@@ -498,7 +498,7 @@ static bool eword_parse(const char *in, size_t len, size_t i, struct eword *w)
 		return false;
 	while (p < len && in[p] != '?' && !is_lwsp(in[p]) && p - cs < 64)
 		p++;
-	if (p >= len || in[p] != '?' || p == cs)
+	if (p >= len || in[p] != '?' || p == cs || p - cs >= 63)
 		return false;
 	const char *star = memchr(in + cs, '*', p - cs);
 	w->cs = in + cs;

@@ -1,0 +1,468 @@
+/*
+ * lock.c - mailbox locks (dotlock, fcntl, flock) and session lock files.
+ * See lock.h for the protocol.
+ *
+ * SECURITY: lock files live in shared directories (the 1777 spool, /tmp).
+ * They are opened with O_NOFOLLOW and O_EXCL so that a planted symlink
+ * never makes us write elsewhere, and their contents (a PID) are parsed
+ * with a bound. A stale dotlock is broken only when its owner is dead or
+ * it is older than "dotlock-stale-seconds".
+ *
+ * Choice for FAQ 7.10: when the dotlock cannot be created because the
+ * directory is not writable by us, we log the UW warning once per
+ * directory, hand the text to the caller for the user, and go on with the
+ * kernel locks alone (as UW does). Issue 9 adds the mlock helper.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "lock.h"
+#include "log.h"
+
+#define LOCK_POLL_USEC 50000
+
+volatile sig_atomic_t lock_kiss_received;
+
+enum { M_DOTLOCK = 1, M_FCNTL = 2, M_FLOCK = 4 };
+
+struct mail_lock {
+	char *path;
+	int fd;
+	unsigned taken;		/* M_* */
+};
+
+struct session_lock {
+	char *path;
+	int fd;
+};
+
+static void sleep_poll(void)
+{
+	struct timespec ts = { 0, LOCK_POLL_USEC * 1000L };
+	nanosleep(&ts, NULL);
+}
+
+static time_t lock_deadline(unsigned flags)
+{
+	long long t = config_int("lock-timeout");
+
+	if ((flags & LOCK_NOWAIT) != 0 || t < 0)
+		t = 0;
+	return time(NULL) + (time_t)t;
+}
+
+/* the directory of path (for the FAQ 7.10 text) */
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return xstrdup(".");
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
+/* read a PID from a lock file; 0 if none */
+static pid_t read_pid(int fd)
+{
+	char buf[32];
+	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	long v;
+	char *end;
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	v = strtol(buf, &end, 10);
+	if (end == buf || v <= 0 || v > 0x7fffffffL)
+		return 0;
+	return (pid_t)v;
+}
+
+static bool pid_dead(pid_t pid)
+{
+	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Is the dotlock at lockpath stale? If so remove it (checking that it is
+ * still the same file) and return true. */
+static bool dotlock_break_stale(const char *lockpath)
+{
+	struct stat st, st2;
+	int fd = open(lockpath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+	pid_t pid;
+	bool stale;
+
+	if (fd < 0)
+		return errno == ENOENT;	/* vanished: try again at once */
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return false;
+	}
+	pid = read_pid(fd);
+	close(fd);
+	stale = pid_dead(pid) ||
+		time(NULL) - st.st_mtime > config_int("dotlock-stale-seconds");
+	if (!stale)
+		return false;
+	if (lstat(lockpath, &st2) < 0 || st2.st_ino != st.st_ino ||
+	    st2.st_dev != st.st_dev)
+		return true;
+	if (unlink(lockpath) < 0 && errno != ENOENT)
+		return false;
+	log_warning("broke stale lock %s (pid %ld)", lockpath, (long)pid);
+	return true;
+}
+
+static const char *vulnerable_notice(const char *path)
+{
+	static char text[1200];
+	static char last_dir[1024];
+	char *dir = dir_of(path);
+
+	snprintf(text, sizeof text,
+		 "Mailbox vulnerable - directory %s must have 1777 protection",
+		 dir);
+	if (strcmp(last_dir, dir) != 0) {
+		log_warning("%s", text);
+		snprintf(last_dir, sizeof last_dir, "%s", dir);
+	}
+	free(dir);
+	return text;
+}
+
+/* 1 taken, 0 cannot be created here (FAQ 7.10), -1 timed out/error */
+static int dotlock_take_until(const char *path, time_t deadline,
+			      const char **notice_r, const char **error_r)
+{
+	char *lockpath = xasprintf("%s.lock", path);
+	char pidbuf[32];
+	int fd, ret = -1;
+
+	for (;;) {
+		fd = open(lockpath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW,
+			  0644);
+		if (fd >= 0) {
+			int n = snprintf(pidbuf, sizeof pidbuf, "%ld\n",
+					 (long)getpid());
+			if (write_full(fd, pidbuf, (size_t)n) < 0)
+				log_warning("write %s: %m", lockpath);
+			close(fd);
+			ret = 1;
+			break;
+		}
+		if (errno == EACCES || errno == EROFS || errno == EPERM) {
+			*notice_r = vulnerable_notice(path);
+			ret = 0;
+			break;
+		}
+		if (errno != EEXIST) {
+			log_error("open %s: %m", lockpath);
+			*error_r = "Unable to create mailbox lock file";
+			break;
+		}
+		if (dotlock_break_stale(lockpath))
+			continue;
+		if (time(NULL) >= deadline) {
+			*error_r = "Mailbox is locked by another process "
+				   "(timed out waiting for the lock)";
+			break;
+		}
+		sleep_poll();
+	}
+	free(lockpath);
+	return ret;
+}
+
+int dotlock_take(const char *path, const char **notice_r,
+		 const char **error_r)
+{
+	*notice_r = NULL;
+	return dotlock_take_until(path, lock_deadline(0), notice_r,
+				  error_r) < 0 ? -1 : 0;
+}
+
+void dotlock_release(const char *path)
+{
+	char *lockpath = xasprintf("%s.lock", path);
+	int fd = open(lockpath, O_RDONLY | O_NOFOLLOW);
+
+	/* only remove our own lock */
+	if (fd >= 0) {
+		if (read_pid(fd) == getpid())
+			(void)unlink(lockpath);
+		close(fd);
+	}
+	free(lockpath);
+}
+
+static int fcntl_lock(int fd, bool shared, time_t deadline,
+		      const char **error_r)
+{
+	struct flock fl;
+
+	for (;;) {
+		memset(&fl, 0, sizeof fl);
+		fl.l_type = shared ? F_RDLCK : F_WRLCK;
+		fl.l_whence = SEEK_SET;
+#ifdef F_OFD_SETLK
+		/* per open file description: two handles in one process
+		 * exclude each other, and closing another fd does not drop
+		 * the lock */
+		if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+			return 0;
+#else
+		if (fcntl(fd, F_SETLK, &fl) == 0)
+			return 0;
+#endif
+		if (errno == EINVAL || errno == ENOLCK || errno == EOPNOTSUPP)
+			return 0;	/* filesystem without locks */
+		if (errno != EAGAIN && errno != EACCES && errno != EINTR) {
+			*error_r = "fcntl lock failed";
+			return -1;
+		}
+		if (time(NULL) >= deadline) {
+			*error_r = "Mailbox is locked by another process "
+				   "(timed out waiting for the lock)";
+			return -1;
+		}
+		sleep_poll();
+	}
+}
+
+static void fcntl_unlock(int fd)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_UNLCK;
+	fl.l_whence = SEEK_SET;
+#ifdef F_OFD_SETLK
+	(void)fcntl(fd, F_OFD_SETLK, &fl);
+#else
+	(void)fcntl(fd, F_SETLK, &fl);
+#endif
+}
+
+static int flock_lock(int fd, bool shared, time_t deadline,
+		      const char **error_r)
+{
+	for (;;) {
+		if (flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0)
+			return 0;
+		if (errno == EINVAL || errno == ENOLCK || errno == EOPNOTSUPP)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			*error_r = "flock failed";
+			return -1;
+		}
+		if (time(NULL) >= deadline) {
+			*error_r = "Mailbox is locked by another process "
+				   "(timed out waiting for the lock)";
+			return -1;
+		}
+		sleep_poll();
+	}
+}
+
+int lock_mailbox(const char *path, int fd, unsigned flags,
+		 struct mail_lock **lock_r, const char **notice_r,
+		 const char **error_r)
+{
+	const char *methods = config_str("lock-methods");
+	bool shared = (flags & LOCK_SHARED) != 0;
+	time_t deadline = lock_deadline(flags);
+	struct mail_lock *lk = xcalloc(1, sizeof *lk);
+	const char *p = methods;
+
+	*notice_r = NULL;
+	lk->path = xstrdup(path);
+	lk->fd = fd;
+	while (*p != '\0') {
+		size_t n;
+		int r = 0;
+
+		while (*p == ' ' || *p == ',' || *p == '\t')
+			p++;
+		n = strcspn(p, " ,\t");
+		if (n == 0)
+			break;
+		if (n == 7 && strncmp(p, "dotlock", 7) == 0) {
+			if (!shared) {
+				r = dotlock_take_until(path, deadline,
+						       notice_r, error_r);
+				if (r > 0)
+					lk->taken |= M_DOTLOCK;
+				r = r < 0 ? -1 : 0;
+			}
+		} else if (n == 5 && strncmp(p, "fcntl", 5) == 0) {
+			r = fcntl_lock(fd, shared, deadline, error_r);
+			if (r == 0)
+				lk->taken |= M_FCNTL;
+		} else if (n == 5 && strncmp(p, "flock", 5) == 0) {
+			r = flock_lock(fd, shared, deadline, error_r);
+			if (r == 0)
+				lk->taken |= M_FLOCK;
+		} else {
+			log_warning("lock-methods: unknown method %.*s",
+				    (int)n, p);
+		}
+		if (r < 0) {
+			lock_release(&lk);
+			return -1;
+		}
+		p += n;
+	}
+	*lock_r = lk;
+	return 0;
+}
+
+void lock_release(struct mail_lock **lockp)
+{
+	struct mail_lock *lk = *lockp;
+
+	if (lk == NULL)
+		return;
+	if ((lk->taken & M_FLOCK) != 0)
+		(void)flock(lk->fd, LOCK_UN);
+	if ((lk->taken & M_FCNTL) != 0)
+		fcntl_unlock(lk->fd);
+	if ((lk->taken & M_DOTLOCK) != 0)
+		dotlock_release(lk->path);
+	free(lk->path);
+	xfree(lockp);
+}
+
+/* ---- session locks ---- */
+
+static void kiss_handler(int sig)
+{
+	(void)sig;
+	lock_kiss_received = 1;
+}
+
+static void kiss_handler_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = kiss_handler;
+	sigemptyset(&sa.sa_mask);
+	/* no SA_RESTART: a blocking read returns EINTR so the session can
+	 * reach a safe point */
+	(void)sigaction(SIGUSR2, &sa, NULL);
+}
+
+char *session_lock_path(const struct stat *st)
+{
+	const char *dir = config_str("lock-directory");
+
+	return xasprintf("%s/.%lx.%lx", *dir ? dir : "/tmp",
+			 (unsigned long)st->st_dev, (unsigned long)st->st_ino);
+}
+
+/* open the lock file and try to flock it; 1 locked, 0 busy, -1 error */
+static int session_try(const char *path, int *fd_r)
+{
+	struct stat st1, st2;
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+
+	if (fd < 0) {
+		log_error("Mailbox lock file %s open failure: %m", path);
+		return -1;
+	}
+	if (fstat(fd, &st1) == 0 && st1.st_uid == geteuid())
+		(void)fchmod(fd, 0666);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		*fd_r = fd;
+		return 0;
+	}
+	/* the previous holder may have unlinked it meanwhile */
+	if (stat(path, &st2) < 0 || fstat(fd, &st1) < 0 ||
+	    st1.st_ino != st2.st_ino || st1.st_dev != st2.st_dev) {
+		close(fd);
+		*fd_r = -1;
+		return 0;
+	}
+	*fd_r = fd;
+	return 1;
+}
+
+int session_lock_take(const struct stat *st, unsigned flags,
+		      struct session_lock **lock_r, const char **error_r)
+{
+	char *path = session_lock_path(st);
+	time_t deadline = time(NULL) + (time_t)config_int("lock-timeout");
+	bool kissed = false;
+	char pidbuf[32];
+	int fd = -1, r;
+
+	for (;;) {
+		r = session_try(path, &fd);
+		if (r != 0)
+			break;
+		if (fd >= 0) {
+			pid_t pid = read_pid(fd);
+
+			close(fd);
+			fd = -1;
+			if (pid == getpid()) {
+				r = 0;	/* another handle in this process */
+				break;
+			}
+			if (!kissed && (flags & SESSION_LOCK_KISS) != 0 &&
+			    pid > 0) {
+				log_info("sending kiss of death to pid %ld "
+					 "for %s", (long)pid, path);
+				(void)kill(pid, SIGUSR2);
+				kissed = true;
+			}
+		}
+		if (time(NULL) >= deadline)
+			break;
+		sleep_poll();
+	}
+	if (r <= 0) {
+		free(path);
+		if (r < 0)
+			*error_r = "Can't open mailbox lock";
+		else if ((flags & SESSION_LOCK_POP3) != 0)
+			*error_r = "[IN-USE] Mailbox is locked by another session";
+		else
+			*error_r = "Mailbox is open by another process, "
+				   "access is readonly";
+		return -1;
+	}
+	int n = snprintf(pidbuf, sizeof pidbuf, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite_full(fd, pidbuf, (size_t)n, 0) < 0)
+		log_warning("write %s: %m", path);
+	kiss_handler_install();
+	*lock_r = xcalloc(1, sizeof **lock_r);
+	(*lock_r)->path = path;
+	(*lock_r)->fd = fd;
+	return 0;
+}
+
+void session_lock_release(struct session_lock **lockp)
+{
+	struct session_lock *lk = *lockp;
+
+	if (lk == NULL)
+		return;
+	/* unlink while still holding the flock: a waiter that then gets
+	 * the lock on the unlinked inode notices and retries */
+	(void)unlink(lk->path);
+	close(lk->fd);
+	free(lk->path);
+	xfree(lockp);
+}
