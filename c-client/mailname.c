@@ -445,7 +445,655 @@ void mail_path_free(struct mail_path *r)
 	r->is_inbox = false;
 }
 
-@@LIST@@
+/* ---- LIST / LSUB ---- */
+
+/*
+ * Pattern matching as a set of pattern positions advanced one name byte at
+ * a time (a small NFA): O(pattern * name) whatever the pattern, so a
+ * hostile "*a*a*a*a*b" costs no backtracking. '*' loops on any byte, '%'
+ * on any byte but '/'. fold: compare letters case-insensitively (INBOX).
+ * Returns true for a full match; with prefix, true when some continuation
+ * of name could still match (used to decide whether to descend).
+ */
+static bool nfa_match(const char *p, const char *s, bool fold, bool prefix)
+{
+	size_t plen = strlen(p);
+	bool *cur = xcalloc(2 * (plen + 1), sizeof(bool));
+	bool *nxt = cur + plen + 1, *tmp;
+	bool any, ret;
+
+	cur[0] = true;
+	for (size_t i = 0; i < plen; i++)
+		if (cur[i] && (p[i] == '*' || p[i] == '%'))
+			cur[i + 1] = true;
+	for (; *s != '\0'; s++) {
+		char c = *s;
+
+		memset(nxt, 0, plen + 1);
+		any = false;
+		for (size_t i = 0; i < plen; i++) {
+			if (!cur[i])
+				continue;
+			if (p[i] == '*' || (p[i] == '%' && c != '/')) {
+				nxt[i] = true;
+				any = true;
+			} else if (p[i] == c || (fold && p[i] != '%' &&
+				   ascii_toupper(p[i]) == ascii_toupper(c))) {
+				nxt[i + 1] = true;
+				any = true;
+			}
+		}
+		if (!any) {
+			xfree(&cur);
+			return false;
+		}
+		for (size_t i = 0; i < plen; i++)
+			if (nxt[i] && (p[i] == '*' || p[i] == '%'))
+				nxt[i + 1] = true;
+		tmp = cur;
+		cur = nxt;
+		nxt = tmp;
+	}
+	ret = prefix ? true : cur[plen];
+	/* cur and nxt share one allocation: free whichever is its start */
+	xfree(cur < nxt ? &cur : &nxt);
+	return ret;
+}
+
+bool mail_list_match(const char *pattern, const char *name)
+{
+	/* RFC 3501: INBOX is case-insensitive, so "inbox" and "In%" find it */
+	return nfa_match(pattern, name, strcmp(name, "INBOX") == 0, false);
+}
+
+/* could a name below dirname (which ends in '/') match? */
+static bool list_may_descend(const char *pattern, const char *dirname)
+{
+	return nfa_match(pattern, dirname, false, true);
+}
+
+/* "**" "*%" "%*" all mean "*", "%%" means "%": collapse them so hostile
+ * patterns stay small */
+static char *pattern_normalize(const char *pat)
+{
+	size_t n = strlen(pat), o = 0;
+	char *r = xmalloc(n + 1);
+
+	for (size_t i = 0; i < n; i++) {
+		char c = pat[i];
+		if ((c == '*' || c == '%') && o > 0 &&
+		    (r[o - 1] == '*' || r[o - 1] == '%')) {
+			if (c == '*')
+				r[o - 1] = '*';
+			continue;
+		}
+		r[o++] = c;
+	}
+	r[o] = '\0';
+	return r;
+}
+
+struct list_ctx {
+	const char *pattern;
+	mail_list_callback_t *cb;
+	void *cb_ctx;
+	unsigned entries;	/* directory entries examined so far */
+	bool limit_logged;
+	unsigned depth;
+	dev_t dev[MAIL_LIST_MAX_DEPTH + 1];	/* directories being walked */
+	ino_t ino[MAIL_LIST_MAX_DEPTH + 1];
+};
+
+static bool list_budget(struct list_ctx *lc)
+{
+	if (lc->entries < MAIL_LIST_MAX_ENTRIES) {
+		lc->entries++;
+		return true;
+	}
+	if (!lc->limit_logged) {
+		log_warning("LIST %s: stopped after %u directory entries",
+			    lc->pattern, (unsigned)MAIL_LIST_MAX_ENTRIES);
+		lc->limit_logged = true;
+	}
+	return false;
+}
+
+/* Entries never listed: dot files (including maildir++ folders and our
+ * own temp files), lock files, and at the top of the personal namespace
+ * names that would parse as something else (#namespace, ~user). */
+static bool list_hidden(const char *entry, bool top)
+{
+	size_t n = strlen(entry);
+
+	if (entry[0] == '.' || !name_chars_ok(entry))
+		return true;
+	if (n >= 5 && strcmp(entry + n - 5, ".lock") == 0)
+		return true;
+	if (top && (entry[0] == '#' || entry[0] == '~'))
+		return true;
+	return false;
+}
+
+/* a directory with at least one visible entry */
+static bool dir_has_children(struct list_ctx *lc, const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	bool found = false;
+
+	if (d == NULL)
+		return false;
+	while (!found && list_budget(lc) && (de = readdir(d)) != NULL)
+		if (!list_hidden(de->d_name, false))
+			found = true;
+	closedir(d);
+	return found;
+}
+
+static unsigned file_marks(const struct stat *st)
+{
+	if (st->st_size > 0 && st->st_mtime > st->st_atime)
+		return MAIL_LIST_MARKED;
+	return MAIL_LIST_UNMARKED;
+}
+
+/* attributes of an existing name, or false if it is not listable */
+static bool list_attrs(struct list_ctx *lc, const char *path,
+		       const struct stat *st, unsigned *attrs_r)
+{
+	const struct mail_driver *d;
+
+	if (S_ISDIR(st->st_mode)) {
+		d = driver_detect(path);
+		if (d != NULL && d->is_directory)
+			*attrs_r = MAIL_LIST_HASNOCHILDREN;
+		else
+			*attrs_r = MAIL_LIST_NOSELECT |
+				(dir_has_children(lc, path) ?
+				 MAIL_LIST_HASCHILDREN : MAIL_LIST_HASNOCHILDREN);
+		return true;
+	}
+	if (!S_ISREG(st->st_mode))
+		return false;
+	/* UW lists every file; we list the ones that are mailboxes, plus
+	 * empty files (a just-created empty mailbox) */
+	if (st->st_size != 0 && driver_detect(path) == NULL)
+		return false;
+	*attrs_r = MAIL_LIST_NOINFERIORS | file_marks(st);
+	return true;
+}
+
+static int strptrcmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void list_walk(struct list_ctx *lc, const char *dirpath,
+		      const char *prefix)
+{
+	DIR *d;
+	struct dirent *de;
+	struct stat st;
+	char **names = NULL;
+	size_t n = 0, alloc = 0;
+	bool top = prefix[0] == '\0';
+
+	if (stat(dirpath, &st) < 0 || !S_ISDIR(st.st_mode))
+		return;
+	/* a symlink loop must not walk us in circles (FAQ 7.21) */
+	for (unsigned i = 0; i < lc->depth; i++)
+		if (lc->dev[i] == st.st_dev && lc->ino[i] == st.st_ino)
+			return;
+	lc->dev[lc->depth] = st.st_dev;
+	lc->ino[lc->depth] = st.st_ino;
+
+	d = opendir(dirpath);
+	if (d == NULL)
+		return;
+	while (list_budget(lc) && (de = readdir(d)) != NULL) {
+		if (list_hidden(de->d_name, top))
+			continue;
+		if (n == alloc) {
+			alloc = alloc ? alloc * 2 : 32;
+			names = xreallocarray(names, alloc, sizeof *names);
+		}
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(names, n, sizeof *names, strptrcmp);
+
+	for (size_t i = 0; i < n; i++) {
+		char *full = xasprintf("%s%s", prefix, names[i]);
+		char *path = path_join(dirpath, names[i]);
+		char *sub;
+		unsigned attrs;
+		bool is_dir, descend;
+
+		if (stat(path, &st) < 0 || strlen(path) >= PATH_MAX)
+			goto next;
+		is_dir = S_ISDIR(st.st_mode);
+		/* a top-level file named INBOX is the INBOX (or shadowed by
+		 * it): listed once, as INBOX */
+		if (top && mail_name_is_inbox(names[i]) && !is_dir)
+			goto next;
+		if (!(top && mail_name_is_inbox(names[i])) &&
+		    mail_list_match(lc->pattern, full) &&
+		    list_attrs(lc, path, &st, &attrs))
+			lc->cb(lc->cb_ctx, full, attrs);
+		if (!is_dir || lc->depth + 1 >= MAIL_LIST_MAX_DEPTH)
+			goto next;
+		sub = xasprintf("%s/", full);
+		descend = list_may_descend(lc->pattern, sub);
+		if (descend) {
+			const struct mail_driver *dd = driver_detect(path);
+			if (dd != NULL && dd->is_directory)
+				descend = false;	/* a maildir is a mailbox */
+		}
+		if (descend) {
+			lc->depth++;
+			list_walk(lc, path, sub);
+			lc->depth--;
+		}
+		xfree(&sub);
+	next:
+		xfree(&full);
+		xfree(&path);
+		xfree(&names[i]);
+	}
+	free(names);
+}
+
+static void list_inbox(struct list_ctx *lc)
+{
+	struct mail_path mp;
+	struct stat st;
+	const char *err;
+	unsigned attrs = MAIL_LIST_HASNOCHILDREN;
+	char *dir;
+
+	if (mail_user == NULL || mail_user->anonymous)
+		return;
+	if (mail_resolve("INBOX", &mp, &err) < 0)
+		return;
+	/* INBOX/foo names live in the directory maildir/INBOX */
+	dir = path_join(mail_user->maildir, "INBOX");
+	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    strcmp(dir, mp.path) != 0 && dir_has_children(lc, dir))
+		attrs = MAIL_LIST_HASCHILDREN;
+	xfree(&dir);
+	if (stat(mp.spool_path ? mp.spool_path : mp.path, &st) == 0 &&
+	    S_ISREG(st.st_mode))
+		attrs |= file_marks(&st);
+	else
+		attrs |= MAIL_LIST_UNMARKED;
+	mail_path_free(&mp);
+	lc->cb(lc->cb_ctx, "INBOX", attrs);
+}
+
+/* LIST "ref" "": the root of ref's hierarchy, RFC 3501 6.3.8 */
+static void list_root(const char *ref, mail_list_callback_t *cb, void *ctx)
+{
+	const char *slash;
+	char *root;
+
+	if (ref[0] == '/') {
+		root = xstrdup("/");
+	} else if (ref[0] == '#' || ref[0] == '~') {
+		slash = strchr(ref, '/');
+		root = slash ? xstrndup(ref, (size_t)(slash - ref + 1))
+			     : xasprintf("%s/", ref);
+	} else {
+		root = xstrdup("");
+	}
+	cb(ctx, root, MAIL_LIST_NOSELECT);
+	xfree(&root);
+}
+
+/* LIST with no wildcard: look the one name up */
+static void list_exact(struct list_ctx *lc, const char *name)
+{
+	char *path;
+	const char *err;
+	struct stat st;
+	unsigned attrs;
+	size_t n = strlen(name);
+	char *bare;
+
+	/* "foo/" asks for the folder foo */
+	bare = xstrndup(name, n);
+	while (n > 1 && bare[n - 1] == '/')
+		bare[--n] = '\0';
+	if (resolve_plain(bare, false, &path, &err) == 0 &&
+	    stat(path, &st) == 0 && list_attrs(lc, path, &st, &attrs))
+		lc->cb(lc->cb_ctx, name, attrs);
+	xfree(&path);
+	xfree(&bare);
+}
+
+static int list_check_args(const char *ref, const char *pattern,
+			   const char **error_r)
+{
+	if (strnlen(ref, MAIL_LIST_MAX_PATTERN + 1) +
+	    strnlen(pattern, MAIL_LIST_MAX_PATTERN + 1) > MAIL_LIST_MAX_PATTERN) {
+		*error_r = "Reference or pattern too long";
+		return -1;
+	}
+	if (!name_chars_ok(ref) || !name_chars_ok(pattern)) {
+		*error_r = "Invalid characters in reference or pattern";
+		return -1;
+	}
+	return 0;
+}
+
+static void lsub_emit(struct list_ctx *lc, char ***seen, size_t *nseen,
+		      const char *name, unsigned attrs)
+{
+	for (size_t i = 0; i < *nseen; i++)
+		if (strcmp((*seen)[i], name) == 0)
+			return;
+	*seen = xreallocarray(*seen, *nseen + 1, sizeof **seen);
+	(*seen)[(*nseen)++] = xstrdup(name);
+	lc->cb(lc->cb_ctx, name, attrs);
+}
+
+static bool subscribed_name_exists(const char *name)
+{
+	struct mail_path mp;
+	const char *err;
+	struct stat st;
+	bool ok;
+
+	if (mail_resolve(name, &mp, &err) < 0)
+		return false;
+	ok = mp.is_inbox || stat(mp.path, &st) == 0;
+	mail_path_free(&mp);
+	return ok;
+}
+
+static int list_lsub(struct list_ctx *lc, const char **error_r)
+{
+	char **subs, **seen = NULL;
+	size_t nseen = 0;
+
+	if (mail_subscriptions_read(&subs, error_r) < 0)
+		return -1;
+	for (char **s = subs; *s != NULL; s++) {
+		if (mail_list_match(lc->pattern, *s)) {
+			lsub_emit(lc, &seen, &nseen, *s,
+				  subscribed_name_exists(*s) ? 0 :
+				  MAIL_LIST_NOSELECT);
+			continue;
+		}
+		/* RFC 3501 6.3.9: "foo/bar" subscribed, LSUB "" "%" gives
+		 * foo as \Noselect */
+		for (char *p = strchr(*s, '/'); p != NULL; p = strchr(p + 1, '/')) {
+			char *parent = xstrndup(*s, (size_t)(p - *s));
+			if (mail_list_match(lc->pattern, parent))
+				lsub_emit(lc, &seen, &nseen, parent,
+					  MAIL_LIST_NOSELECT);
+			xfree(&parent);
+		}
+	}
+	for (size_t i = 0; i < nseen; i++)
+		free(seen[i]);
+	free(seen);
+	mail_subscriptions_free(&subs);
+	return 0;
+}
+
+int mail_list(const char *ref, const char *pattern, bool lsub,
+	      mail_list_callback_t *cb, void *ctx, const char **error_r)
+{
+	struct list_ctx lc;
+	char *combined, *pat, *dirpart, *dirpath;
+	size_t w, cut;
+	int ret = 0;
+
+	if (list_check_args(ref, pattern, error_r) < 0)
+		return -1;
+	if (mail_user == NULL) {
+		*error_r = "No user is logged in";
+		return -1;
+	}
+	if (pattern[0] == '\0') {
+		if (!lsub)
+			list_root(ref, cb, ctx);
+		return 0;
+	}
+	if (pattern[0] == '#' || pattern[0] == '~' || pattern[0] == '/')
+		combined = xstrdup(pattern);
+	else
+		combined = xasprintf("%s%s", ref, pattern);
+	pat = pattern_normalize(combined);
+	xfree(&combined);
+
+	memset(&lc, 0, sizeof lc);
+	lc.pattern = pat;
+	lc.cb = cb;
+	lc.cb_ctx = ctx;
+
+	if (lsub) {
+		ret = list_lsub(&lc, error_r);
+		xfree(&pat);
+		return ret;
+	}
+
+	if (pat[0] != '#' && pat[0] != '~' && pat[0] != '/' &&
+	    mail_list_match(pat, "INBOX"))
+		list_inbox(&lc);
+
+	w = strcspn(pat, "*%");
+	if (pat[w] == '\0') {
+		if (!mail_name_is_inbox(pat))
+			list_exact(&lc, pat);
+		xfree(&pat);
+		return 0;
+	}
+	/* scan from the deepest directory named before the first wildcard */
+	cut = w;
+	while (cut > 0 && pat[cut - 1] != '/')
+		cut--;
+	dirpart = xstrndup(pat, cut);
+	if ((dirpart[0] == '#' || dirpart[0] == '~') && strchr(dirpart, '/') == NULL) {
+		/* "#pub*" or "~*": we do not enumerate namespaces or users */
+		xfree(&dirpart);
+		xfree(&pat);
+		return 0;
+	}
+	if (resolve_plain(dirpart, true, &dirpath, error_r) < 0) {
+		ret = -1;
+	} else {
+		list_walk(&lc, dirpath, dirpart);
+		xfree(&dirpath);
+	}
+	xfree(&dirpart);
+	xfree(&pat);
+	return ret;
+}
+
+/* ---- subscriptions ---- */
+
+#define SUBS_MAX_SIZE (1024 * 1024)
+
+static char *subscriptions_path(void)
+{
+	char *f = expand_user_path(config_str("subscriptions-file"),
+				   mail_user->name, mail_user->home);
+	char *p = f[0] == '/' ? xstrdup(f) : path_join(mail_user->home, f);
+
+	xfree(&f);
+	return p;
+}
+
+int mail_subscriptions_read(char ***names_r, const char **error_r)
+{
+	static char errbuf[256];
+	char *path, *data, *line, *save;
+	char **names = NULL;
+	size_t n = 0;
+	ssize_t r;
+	struct stat st;
+	int fd;
+
+	*names_r = NULL;
+	if (mail_user == NULL) {
+		*error_r = "No user is logged in";
+		return -1;
+	}
+	path = subscriptions_path();
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		xfree(&path);
+		if (errno == ENOENT) {
+			*names_r = xcalloc(1, sizeof(char *));
+			return 0;
+		}
+		snprintf(errbuf, sizeof errbuf,
+			 "Can't read subscription list: %s", strerror(errno));
+		*error_r = errbuf;
+		return -1;
+	}
+	xfree(&path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > SUBS_MAX_SIZE) {
+		close(fd);
+		*error_r = "Subscription list is not a regular file or too large";
+		return -1;
+	}
+	data = xmalloc((size_t)st.st_size + 1);
+	r = pread_full(fd, data, (size_t)st.st_size, 0);
+	close(fd);
+	if (r < 0) {
+		xfree(&data);
+		*error_r = "Can't read subscription list";
+		return -1;
+	}
+	data[r] = '\0';
+	for (line = strtok_r(data, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		size_t len = strlen(line);
+		if (len > 0 && line[len - 1] == '\r')
+			line[--len] = '\0';
+		if (len == 0 || len >= PATH_MAX || !name_chars_ok(line))
+			continue;
+		names = xreallocarray(names, n + 2, sizeof *names);
+		names[n++] = xstrdup(line);
+	}
+	xfree(&data);
+	if (names == NULL)
+		names = xcalloc(1, sizeof *names);
+	names[n] = NULL;
+	*names_r = names;
+	return 0;
+}
+
+void mail_subscriptions_free(char ***names)
+{
+	if (*names == NULL)
+		return;
+	for (char **p = *names; *p != NULL; p++)
+		free(*p);
+	xfree(names);
+}
+
+static int subscriptions_write(char **names, const char **error_r)
+{
+	static char errbuf[256];
+	char *path = subscriptions_path();
+	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	struct buf b;
+	int fd, ret = -1;
+
+	buf_init(&b, 0);
+	for (char **p = names; *p != NULL; p++) {
+		buf_puts(&b, *p);
+		buf_putc(&b, '\n');
+	}
+	(void)unlink(tmp);	/* a leftover of a crashed process of ours */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0) {
+		snprintf(errbuf, sizeof errbuf,
+			 "Can't write subscription list: %s", strerror(errno));
+		goto out;
+	}
+	if (write_full(fd, b.data, b.len) < 0 || fsync(fd) < 0) {
+		snprintf(errbuf, sizeof errbuf,
+			 "Can't write subscription list: %s", strerror(errno));
+		close(fd);
+		(void)unlink(tmp);
+		goto out;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		snprintf(errbuf, sizeof errbuf,
+			 "Can't write subscription list: %s", strerror(errno));
+		(void)unlink(tmp);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (ret < 0)
+		*error_r = errbuf;
+	buf_release(&b);
+	xfree(&tmp);
+	xfree(&path);
+	return ret;
+}
+
+int mail_subscribe(const char *name, bool on, const char **error_r)
+{
+	struct mail_path mp;
+	char **names;
+	const char *canon;
+	size_t n, found = SIZE_MAX;
+	int ret;
+
+	/* the restriction applies to subscribing as to opening; the name
+	 * need not exist (RFC 3501 6.3.6) */
+	if (mail_resolve(name, &mp, error_r) < 0)
+		return -1;
+	mail_path_free(&mp);
+	canon = mail_name_is_inbox(name) ? "INBOX" : name;
+
+	if (mail_subscriptions_read(&names, error_r) < 0)
+		return -1;
+	for (n = 0; names[n] != NULL; n++)
+		if (found == SIZE_MAX && strcmp(names[n], canon) == 0)
+			found = n;
+	if (on) {
+		if (found != SIZE_MAX) {
+			mail_subscriptions_free(&names);
+			return 0;
+		}
+		names = xreallocarray(names, n + 2, sizeof *names);
+		names[n] = xstrdup(canon);
+		names[n + 1] = NULL;
+	} else {
+		if (found == SIZE_MAX) {
+			mail_subscriptions_free(&names);
+			*error_r = "Not subscribed to that mailbox";
+			return -1;
+		}
+		free(names[found]);
+		/* drop every copy: a hand-edited file may hold duplicates */
+		memmove(&names[found], &names[found + 1],
+			(n - found) * sizeof *names);
+		for (size_t i = found; names[i] != NULL;) {
+			if (strcmp(names[i], canon) == 0) {
+				free(names[i]);
+				memmove(&names[i], &names[i + 1],
+					(n - i) * sizeof *names);
+			} else {
+				i++;
+			}
+		}
+	}
+	ret = subscriptions_write(names, error_r);
+	mail_subscriptions_free(&names);
+	return ret;
+}
+
 unsigned mail_namespaces(enum mail_ns_type type,
 			 const char *prefixes_r[MAIL_NS_MAX])
 {

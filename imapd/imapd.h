@@ -86,6 +86,11 @@ void client_capability(struct client *c, struct buf *out);
 /* read one more line from the client (AUTHENTICATE, IDLE); false at
  * EOF/timeout/error (the session then ends) */
 bool client_read_line(struct client *c, struct buf *line);
+enum ios_status client_read_line_status(struct client *c, struct buf *line);
+/* install the event callbacks on c->mb */
+void client_open_mailbox_events(struct client *c);
+/* STARTTLS, AUTH=..., LOGINDISABLED for the not-authenticated state */
+void imapd_capability_auth(struct client *c, struct buf *out);
 void client_close_mailbox(struct client *c);
 /* may the current user use this mailbox name? (anonymous: #public/ and
  * #ftp/ only, FAQ 4.1); if not, answers NO and returns false */
