@@ -42,10 +42,12 @@ ifneq ($(findstring clang,$(CC)),)
 B := $(B)-clang
 endif
 
-LIB_SRC   := $(filter-out %/test-%.c %/fuzz-%.c,$(wildcard c-client/*.c drivers/*.c))
-IMAPD_SRC := $(filter-out %/test-%.c %/fuzz-%.c,$(wildcard imapd/*.c))
-POP_SRC   := $(filter-out %/test-%.c %/fuzz-%.c,$(wildcard ipop3d/*.c))
-TOOL_SRC  := $(filter-out %/test-%.c %/fuzz-%.c,$(wildcard tools/*.c))
+# the sources in the given directories, without test-*.c and fuzz-*.c
+srcs = $(foreach f,$(wildcard $(1)),$(if $(filter test-% fuzz-%,$(notdir $(f))),,$(f)))
+LIB_SRC   := $(call srcs,c-client/*.c drivers/*.c)
+IMAPD_SRC := $(call srcs,imapd/*.c)
+POP_SRC   := $(call srcs,ipop3d/*.c)
+TOOL_SRC  := $(call srcs,tools/*.c)
 FUZZ_SRC  := $(wildcard c-client/fuzz-*.c drivers/fuzz-*.c)
 TEST_SRC  := $(wildcard c-client/test-*.c drivers/test-*.c imapd/test-*.c \
 		ipop3d/test-*.c tools/test-*.c)

@@ -1046,75 +1046,78 @@ int mail_subscribe(const char *name, bool on, const char **error_r)
 	struct mail_path mp;
 	char **names;
 	const char *canon;
-	size_t n, found = SIZE_MAX;
+	size_t n, o;
+	bool found = false;
 	int ret;
 
 	/* the restriction applies to subscribing as to opening; the name
-	 * need not exist (RFC 3501 6.3.6) */
-	if (mail_resolve(name, &mp, error_r) < 0)
+	 * need not exist (RFC 3501 6.3.6). Unsubscribing is always allowed
+	 * so a name refused since can still be removed. */
+	if (on) {
+		if (mail_resolve(name, &mp, error_r) < 0)
+			return -1;
+		mail_path_free(&mp);
+	} else if (strnlen(name, PATH_MAX) >= PATH_MAX || !name_chars_ok(name)) {
+		*error_r = "Invalid mailbox name";
 		return -1;
-	mail_path_free(&mp);
+	}
 	canon = mail_name_is_inbox(name) ? "INBOX" : name;
 
 	if (mail_subscriptions_read(&names, error_r) < 0)
 		return -1;
-	for (n = 0; names[n] != NULL; n++)
-		if (found == SIZE_MAX && strcmp(names[n], canon) == 0)
-			found = n;
-	if (on) {
-		if (found != SIZE_MAX) {
-			mail_subscriptions_free(&names);
-			return 0;
-		}
-		names = xreallocarray(names, n + 2, sizeof *names);
-		names[n] = xstrdup(canon);
-		names[n + 1] = NULL;
-	} else {
-		if (found == SIZE_MAX) {
-			mail_subscriptions_free(&names);
-			*error_r = "Not subscribed to that mailbox";
-			return -1;
-		}
-		free(names[found]);
-		/* drop every copy: a hand-edited file may hold duplicates */
-		memmove(&names[found], &names[found + 1],
-			(n - found) * sizeof *names);
-		for (size_t i = found; names[i] != NULL;) {
-			if (strcmp(names[i], canon) == 0) {
-				free(names[i]);
-				memmove(&names[i], &names[i + 1],
-					(n - i) * sizeof *names);
-			} else {
-				i++;
+	/* drop every copy: a hand-edited file may hold duplicates */
+	for (n = 0, o = 0; names[n] != NULL; n++) {
+		if (strcmp(names[n], canon) == 0) {
+			found = true;
+			if (!on) {
+				free(names[n]);
+				continue;
 			}
 		}
+		names[o++] = names[n];
+	}
+	names[o] = NULL;
+	if (on && found) {
+		mail_subscriptions_free(&names);
+		return 0;
+	}
+	if (!on && !found) {
+		mail_subscriptions_free(&names);
+		*error_r = "Not subscribed to that mailbox";
+		return -1;
+	}
+	if (on) {
+		names = xreallocarray(names, o + 2, sizeof *names);
+		names[o] = xstrdup(canon);
+		names[o + 1] = NULL;
 	}
 	ret = subscriptions_write(names, error_r);
 	mail_subscriptions_free(&names);
 	return ret;
 }
 
+/* ---- NAMESPACE ---- */
+
 unsigned mail_namespaces(enum mail_ns_type type,
 			 const char *prefixes_r[MAIL_NS_MAX])
 {
+	bool anon = mail_user != NULL && mail_user->anonymous;
 	unsigned n = 0;
 
 	switch (type) {
 	case MAIL_NS_PERSONAL:
-		if (mail_user == NULL || !mail_user->anonymous)
+		if (!anon)
 			prefixes_r[n++] = "";
 		break;
 	case MAIL_NS_OTHER:
-		if ((mail_user == NULL || !mail_user->anonymous) &&
-		    restrict_level() != RESTRICT_ALL)
+		if (!anon && restrict_level() != RESTRICT_ALL)
 			prefixes_r[n++] = "~";
 		break;
 	case MAIL_NS_SHARED:
 		for (size_t i = 0; i < N_ELEMENTS(namespaces); i++) {
 			if (config_str(namespaces[i].key)[0] == '\0')
 				continue;
-			if (mail_user != NULL && mail_user->anonymous &&
-			    !namespaces[i].anon_ok)
+			if (anon && !namespaces[i].anon_ok)
 				continue;
 			prefixes_r[n++] = namespaces[i].prefix;
 		}

@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "codec.h"
 #include "rfc822.h"
 
 /* One header field: [start, end) is the field in its original bytes
@@ -207,9 +208,336 @@ void rfc822_header_fields(const char *hdr, size_t len,
 	buf_append(out, "\r\n", 2);
 }
 
+/* ---- addresses ---- */
+
+enum atok {
+	T_END, T_ATOM, T_QSTRING, T_DLITERAL, T_SPECIAL,
+};
+
+/* the lexer: comments are consumed as whitespace, but the last one is
+ * remembered (a trailing "(Real Name)" is a personal name) */
+struct alex {
+	const char *s;
+	size_t len, pos;
+	enum atok type;
+	char special;
+	size_t tstart, tend;	/* token span (quotes/brackets excluded) */
+	bool ws_before;		/* whitespace or comment before the token */
+	size_t cstart, cend;	/* last comment's content span */
+	bool have_comment;
+};
+
+static inline bool is_aspecial(char c)
+{
+	switch (c) {
+	case '(': case ')': case '<': case '>': case '@': case ',':
+	case ';': case ':': case '"': case '[': case ']': case '.':
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* whitespace to the lexer: blanks, line breaks, other controls, NUL */
+static inline bool is_aspace(char c)
+{
+	return (unsigned char)c <= ' ' || c == 127;
+}
+
+static void alex_next(struct alex *lx)
+{
+	const char *s = lx->s;
+	size_t len = lx->len, p = lx->pos;
+
+	lx->ws_before = false;
+	for (;;) {
+		while (p < len && is_aspace(s[p])) {
+			p++;
+			lx->ws_before = true;
+		}
+		if (p < len && s[p] == '(') {
+			/* nested comment; the depth is a counter, never
+			 * recursion, so deep nesting costs nothing */
+			size_t depth = 0, st = p + 1;
+			for (; p < len; p++) {
+				if (s[p] == '\\' && p + 1 < len)
+					p++;
+				else if (s[p] == '(')
+					depth++;
+				else if (s[p] == ')' && --depth == 0)
+					break;
+			}
+			lx->cstart = st;
+			lx->cend = p < len ? p : len;
+			lx->have_comment = true;
+			if (p < len)
+				p++;
+			lx->ws_before = true;
+			continue;
+		}
+		break;
+	}
+	if (p >= len) {
+		lx->type = T_END;
+		lx->pos = len;
+		return;
+	}
+	char c = s[p];
+	if (c == '"') {
+		size_t st = ++p;
+		while (p < len && s[p] != '"') {
+			if (s[p] == '\\' && p + 1 < len)
+				p++;
+			p++;
+		}
+		lx->type = T_QSTRING;
+		lx->tstart = st;
+		lx->tend = p < len ? p : len;
+		lx->pos = p < len ? p + 1 : len;
+	} else if (c == '[') {
+		size_t st = p;
+		while (p < len && s[p] != ']') {
+			if (s[p] == '\\' && p + 1 < len)
+				p++;
+			p++;
+		}
+		lx->type = T_DLITERAL;
+		lx->tstart = st;
+		lx->tend = p < len ? p + 1 : len;	/* brackets kept */
+		lx->pos = lx->tend;
+	} else if (is_aspecial(c)) {
+		lx->type = T_SPECIAL;
+		lx->special = c;
+		lx->tstart = p;
+		lx->tend = p + 1;
+		lx->pos = p + 1;
+	} else {
+		size_t st = p;
+		while (p < len && !is_aspace(s[p]) && !is_aspecial(s[p]))
+			p++;
+		lx->type = T_ATOM;
+		lx->tstart = st;
+		lx->tend = p;
+		lx->pos = p;
+	}
+}
+
+static inline bool alex_is(const struct alex *lx, char c)
+{
+	return lx->type == T_SPECIAL && lx->special == c;
+}
+
+/* append the token's text: quoted strings lose quotes and escapes */
+static void alex_append(const struct alex *lx, struct buf *out)
+{
+	if (lx->type != T_QSTRING) {
+		buf_append(out, lx->s + lx->tstart, lx->tend - lx->tstart);
+		return;
+	}
+	size_t p = lx->tstart, e = lx->tend;
+	while (p < e) {
+		const char *bs = memchr(lx->s + p, '\\', e - p);
+		size_t run = bs == NULL ? e - p : (size_t)(bs - lx->s) - p;
+		/* folding inside a quoted string is removed */
+		for (size_t i = p; i < p + run; i++) {
+			char c = lx->s[i];
+			if (c != '\r' && c != '\n')
+				buf_putc(out, c);
+		}
+		p += run;
+		if (p < e) {		/* quoted pair */
+			if (p + 1 < e)
+				buf_putc(out, lx->s[p + 1]);
+			p += 2;
+		}
+	}
+}
+
+static char *comment_text(const struct alex *lx)
+{
+	size_t st = lx->cstart, e = lx->cend;
+
+	while (st < e && is_aspace(lx->s[st]))
+		st++;
+	while (e > st && is_aspace(lx->s[e - 1]))
+		e--;
+	if (st == e)
+		return NULL;
+	struct buf b;
+	buf_init(&b, 0);
+	for (size_t i = st; i < e; i++) {
+		char c = lx->s[i];
+		if (c == '\\' && i + 1 < e)
+			c = lx->s[++i];
+		else if (c == '\r' || c == '\n')
+			continue;
+		buf_putc(&b, c);
+	}
+	return buf_steal(&b, NULL);
+}
+
+struct alist {
+	struct address *head, **tail;
+	unsigned count;
+};
+
+static void alist_add(struct alist *l, char *personal, char *adl,
+		      char *mailbox, char *host)
+{
+	struct address *a = xcalloc(1, sizeof *a);
+
+	a->personal = personal;
+	a->adl = adl;
+	a->mailbox = mailbox;
+	a->host = host;
+	*l->tail = a;
+	l->tail = &a->next;
+	l->count++;
+}
+
+static char *buf_dup_or_null(const struct buf *b)
+{
+	return b->len == 0 ? NULL : xstrndup(b->data, b->len);
+}
+
+/* domain: atoms and dots, or a literal; stops before anything else */
+static void parse_domain(struct alex *lx, struct buf *dom)
+{
+	while (lx->type == T_ATOM || lx->type == T_DLITERAL ||
+	       alex_is(lx, '.')) {
+		alex_append(lx, dom);
+		alex_next(lx);
+	}
+}
+
+/* inside <...>, positioned after '<' */
+static void parse_route_addr(struct alex *lx, struct alist *l, char *personal,
+			     struct buf *local, struct buf *dom)
+{
+	char *adl = NULL;
+
+	buf_reset(local);
+	buf_reset(dom);
+	alex_next(lx);
+	if (alex_is(lx, '@')) {
+		/* obsolete source route "@a,@b:" */
+		struct buf route;
+		buf_init(&route, 0);
+		while (alex_is(lx, '@') || alex_is(lx, ',')) {
+			if (alex_is(lx, '@')) {
+				if (route.len > 0)
+					buf_putc(&route, ',');
+				buf_putc(&route, '@');
+				alex_next(lx);
+				parse_domain(lx, &route);
+			} else {
+				alex_next(lx);
+			}
+		}
+		if (alex_is(lx, ':'))
+			alex_next(lx);
+		adl = buf_dup_or_null(&route);
+		buf_release(&route);
+	}
+	while (lx->type == T_ATOM || lx->type == T_QSTRING ||
+	       alex_is(lx, '.')) {
+		alex_append(lx, local);
+		alex_next(lx);
+	}
+	if (alex_is(lx, '@')) {
+		alex_next(lx);
+		parse_domain(lx, dom);
+	}
+	/* skip junk up to '>' (or the end of this address if missing) */
+	while (lx->type != T_END && !alex_is(lx, '>') && !alex_is(lx, ',') &&
+	       !alex_is(lx, ';'))
+		alex_next(lx);
+	if (alex_is(lx, '>'))
+		alex_next(lx);
+	if (local->len == 0 && dom->len == 0 && adl == NULL) {
+		/* "<>": the null address */
+		alist_add(l, personal, NULL, xstrdup(""), xstrdup(""));
+		return;
+	}
+	alist_add(l, personal, adl, xstrndup(local->data, local->len),
+		  dom->len > 0 ? xstrndup(dom->data, dom->len) :
+		  xstrdup(RFC822_MISSING_HOST));
+}
+
 struct address *rfc822_parse_addresses(const char *s, size_t len)
 {
-	return NULL;
+	struct alex lx = { .s = s, .len = len };
+	struct alist l = { .head = NULL, .tail = &l.head };
+	struct buf phrase, local, dom;
+	bool in_group = false;
+
+	buf_init(&phrase, 0);
+	buf_init(&local, 0);
+	buf_init(&dom, 0);
+	alex_next(&lx);
+	while (lx.type != T_END) {
+		if (alex_is(&lx, ',') || alex_is(&lx, '>') ||
+		    (alex_is(&lx, ':') && in_group)) {
+			alex_next(&lx);
+			continue;
+		}
+		if (alex_is(&lx, ';')) {
+			if (in_group) {
+				alist_add(&l, NULL, NULL, NULL, NULL);
+				in_group = false;
+			}
+			alex_next(&lx);
+			continue;
+		}
+		/* a phrase (display name or group name) or a local part */
+		buf_reset(&phrase);
+		buf_reset(&local);
+		lx.have_comment = false;
+		while (lx.type == T_ATOM || lx.type == T_QSTRING ||
+		       lx.type == T_DLITERAL || alex_is(&lx, '.')) {
+			if (lx.ws_before && phrase.len > 0)
+				buf_putc(&phrase, ' ');
+			alex_append(&lx, &phrase);
+			alex_append(&lx, &local);
+			alex_next(&lx);
+		}
+		if (alex_is(&lx, ':') && !in_group) {
+			alist_add(&l, NULL, NULL, xstrndup(phrase.data,
+				  phrase.len), NULL);
+			in_group = true;
+			alex_next(&lx);
+		} else if (alex_is(&lx, '<')) {
+			char *personal = buf_dup_or_null(&phrase);
+			parse_route_addr(&lx, &l, personal, &local, &dom);
+		} else if (alex_is(&lx, '@')) {
+			buf_reset(&dom);
+			alex_next(&lx);
+			parse_domain(&lx, &dom);
+			/* "addr (Real Name)": the comment names the person;
+			 * anything else up to the next address is junk */
+			while (lx.type != T_END && !alex_is(&lx, ',') &&
+			       !alex_is(&lx, ';'))
+				alex_next(&lx);
+			alist_add(&l, lx.have_comment ? comment_text(&lx) : NULL,
+				  NULL, xstrndup(local.data, local.len),
+				  dom.len > 0 ? xstrndup(dom.data, dom.len) :
+				  xstrdup(RFC822_MISSING_HOST));
+		} else if (local.len > 0) {
+			/* a bare name: "To: postmaster" */
+			alist_add(&l, lx.have_comment ? comment_text(&lx) : NULL,
+				  NULL, xstrndup(local.data, local.len),
+				  xstrdup(RFC822_MISSING_HOST));
+		} else if (lx.type != T_END && !alex_is(&lx, ',') &&
+			   !alex_is(&lx, ';')) {
+			alex_next(&lx);	/* a stray special */
+		}
+	}
+	if (in_group)
+		alist_add(&l, NULL, NULL, NULL, NULL);
+	buf_release(&phrase);
+	buf_release(&local);
+	buf_release(&dom);
+	return l.head;
 }
 
 void rfc822_free_addresses(struct address **a)
@@ -227,9 +555,102 @@ void rfc822_free_addresses(struct address **a)
 	*a = NULL;
 }
 
+static struct address *addresses_copy(const struct address *a)
+{
+	struct address *head = NULL, **tail = &head;
+
+	for (; a != NULL; a = a->next) {
+		struct address *c = xcalloc(1, sizeof *c);
+		c->personal = a->personal ? xstrdup(a->personal) : NULL;
+		c->adl = a->adl ? xstrdup(a->adl) : NULL;
+		c->mailbox = a->mailbox ? xstrdup(a->mailbox) : NULL;
+		c->host = a->host ? xstrdup(a->host) : NULL;
+		*tail = c;
+		tail = &c->next;
+	}
+	return head;
+}
+
+enum env_field {
+	EF_DATE, EF_SUBJECT, EF_FROM, EF_SENDER, EF_REPLY_TO, EF_TO, EF_CC,
+	EF_BCC, EF_IN_REPLY_TO, EF_MESSAGE_ID, EF_COUNT
+};
+
+static const char *const env_names[EF_COUNT] = {
+	"Date", "Subject", "From", "Sender", "Reply-To", "To", "Cc", "Bcc",
+	"In-Reply-To", "Message-ID",
+};
+
+/* which envelope field, or -1; cheap rejects first (length, letter) */
+static int env_field_of(const char *name, size_t len)
+{
+	if (len < 2 || len > 11)
+		return -1;
+	for (int i = 0; i < EF_COUNT; i++)
+		if (ascii_tolower(env_names[i][0]) == ascii_tolower(name[0]) &&
+		    name_eq(name, len, env_names[i]))
+			return i;
+	return -1;
+}
+
 struct envelope *rfc822_parse_envelope(const char *hdr, size_t len)
 {
-	return xcalloc(1, sizeof(struct envelope));
+	struct envelope *env = xcalloc(1, sizeof *env);
+	bool seen[EF_COUNT] = { false };
+	struct buf v;
+	size_t pos = 0;
+	struct hfield f;
+
+	buf_init(&v, 0);
+	while (header_next_field(hdr, len, &pos, &f)) {
+		int which = env_field_of(hdr + f.name_off, f.name_len);
+		if (which < 0 || seen[which])
+			continue;
+		seen[which] = true;
+		buf_reset(&v);
+		unfold_trim(hdr + f.value_off, f.value_len, &v);
+		switch ((enum env_field)which) {
+		case EF_DATE:
+			env->date = xstrndup(v.data, v.len);
+			break;
+		case EF_SUBJECT:
+			env->subject = xstrndup(v.data, v.len);
+			break;
+		case EF_IN_REPLY_TO:
+			env->in_reply_to = xstrndup(v.data, v.len);
+			break;
+		case EF_MESSAGE_ID:
+			env->message_id = xstrndup(v.data, v.len);
+			break;
+		case EF_FROM:
+			env->from = rfc822_parse_addresses(v.data, v.len);
+			break;
+		case EF_SENDER:
+			env->sender = rfc822_parse_addresses(v.data, v.len);
+			break;
+		case EF_REPLY_TO:
+			env->reply_to = rfc822_parse_addresses(v.data, v.len);
+			break;
+		case EF_TO:
+			env->to = rfc822_parse_addresses(v.data, v.len);
+			break;
+		case EF_CC:
+			env->cc = rfc822_parse_addresses(v.data, v.len);
+			break;
+		case EF_BCC:
+			env->bcc = rfc822_parse_addresses(v.data, v.len);
+			break;
+		case EF_COUNT:
+			break;
+		}
+	}
+	buf_release(&v);
+	/* RFC 3501 7.4.2: absent or empty Sender and Reply-To are From */
+	if (env->sender == NULL)
+		env->sender = addresses_copy(env->from);
+	if (env->reply_to == NULL)
+		env->reply_to = addresses_copy(env->from);
+	return env;
 }
 
 void rfc822_free_envelope(struct envelope **env)
@@ -255,7 +676,116 @@ void rfc822_free_envelope(struct envelope **env)
 	xfree(env);
 }
 
+/* ---- RFC 5256 base subject ---- */
+
+static bool subj_wsp(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* length of a subj-blob "[...]" *WSP at s, 0 if none */
+static size_t subj_blob(const char *s, size_t len)
+{
+	if (len == 0 || s[0] != '[')
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if (s[i] == '[')
+			return 0;
+		if (s[i] == ']') {
+			i++;
+			while (i < len && subj_wsp(s[i]))
+				i++;
+			return i;
+		}
+	}
+	return 0;
+}
+
+/* length of a subj-refwd ("re"/"fw"/"fwd" *WSP [blob] ":"), 0 if none */
+static size_t subj_refwd(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len >= 3 && ascii_strncasecmp(s, "fwd", 3) == 0)
+		i = 3;
+	else if (len >= 2 && (ascii_strncasecmp(s, "re", 2) == 0 ||
+			      ascii_strncasecmp(s, "fw", 2) == 0))
+		i = 2;
+	else
+		return 0;
+	while (i < len && subj_wsp(s[i]))
+		i++;
+	i += subj_blob(s + i, len - i);
+	if (i < len && s[i] == ':')
+		return i + 1;
+	return 0;
+}
+
 void rfc822_base_subject(const char *subject, size_t len, struct buf *out)
 {
-	buf_append(out, subject, len);
+	struct buf dec;
+	size_t st, e;
+
+	/* (1) decode, and fold every run of whitespace to one space */
+	buf_init(&dec, 0);
+	rfc2047_decode(subject, len, &dec);
+	size_t o = 0;
+	bool sp = false;
+	for (size_t i = 0; i < dec.len; i++) {
+		char c = dec.data[i];
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			sp = true;
+			continue;
+		}
+		if (sp && o > 0)
+			dec.data[o++] = ' ';
+		sp = false;
+		dec.data[o++] = c;
+	}
+	dec.len = o;
+	const char *s = dec.data;
+	st = 0;
+	e = o;
+	for (;;) {
+		/* (2) trailing "(fwd)" and blanks */
+		for (;;) {
+			while (e > st && subj_wsp(s[e - 1]))
+				e--;
+			if (e - st >= 5 &&
+			    ascii_strncasecmp(s + e - 5, "(fwd)", 5) == 0)
+				e -= 5;
+			else
+				break;
+		}
+		/* (3) and (4) until nothing changes */
+		bool changed = true;
+		while (changed) {
+			changed = false;
+			while (st < e && subj_wsp(s[st])) {
+				st++;
+				changed = true;
+			}
+			size_t n = subj_refwd(s + st, e - st);
+			if (n > 0) {
+				st += n;
+				changed = true;
+				continue;
+			}
+			n = subj_blob(s + st, e - st);
+			if (n > 0 && n < e - st) {
+				st += n;
+				changed = true;
+			}
+		}
+		/* (5) "[fwd: ...]" */
+		if (e - st >= 6 && ascii_strncasecmp(s + st, "[fwd:", 5) == 0 &&
+		    s[e - 1] == ']') {
+			st += 5;
+			e--;
+			continue;
+		}
+		break;
+	}
+	buf_append(out, s + st, e - st);
+	buf_release(&dec);
 }

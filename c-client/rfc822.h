@@ -15,6 +15,10 @@
  * mailbox = group name and host = NULL, its members, then an end entry
  * with mailbox = NULL and host = NULL. Strings are raw (undecoded
  * RFC 2047), NULL when absent. adl is a source route "@a,@b" or NULL. */
+/* host of an address that has none ("To: postmaster"), as UW does: a
+ * NULL host would make it a group marker */
+#define RFC822_MISSING_HOST ".MISSING-HOST-NAME."
+
 struct address {
 	char *personal;
 	char *adl;

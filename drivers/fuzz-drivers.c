@@ -3,6 +3,7 @@
  * is the file. Every message is opened, fetched in all parts, and closed
  * read-only, so nothing is ever written back. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
