@@ -624,6 +624,7 @@ static void client_dispatch(struct client *c, struct buf *cmdbuf)
 		sp = end;
 	c->tag = tag;
 	c->tagged_set = false;
+	c->tagged_done = false;
 	c->uid = false;
 	if (!valid_atom(p, (size_t)(sp - p))) {
 		client_bad(c, "Missing or invalid command");
@@ -679,7 +680,7 @@ static void client_dispatch(struct client *c, struct buf *cmdbuf)
 	}
 	c->cmd_flags = cmd->flags;
 	cmd->func(c, imap_args_get(args));
-	if (!c->tagged_set)
+	if (!c->tagged_set && !c->tagged_done)
 		client_bad(c, "Internal error");
 	/* RFC 3501 7.4.1: no EXPUNGE during FETCH, STORE, SEARCH (but the
 	 * UID forms may have them) */
@@ -687,7 +688,7 @@ static void client_dispatch(struct client *c, struct buf *cmdbuf)
 	if (c->state == STATE_SELECTED && c->state != STATE_LOGOUT)
 		client_sync(c, allow_expunge);
 out:
-	if (c->tagged_set) {
+	if (c->tagged_set && !c->tagged_done) {
 		ios_write(c->ios, tag, strlen(tag));
 		ios_write(c->ios, " ", 1);
 		ios_write(c->ios, c->tagged.data, c->tagged.len);

@@ -47,6 +47,7 @@ struct client {
 	unsigned cmd_flags;
 	struct buf tagged;	/* "OK ..." set by client_ok/no/bad */
 	bool tagged_set;
+	bool tagged_done;	/* the handler already sent it (STARTTLS) */
 
 	/* the selected mailbox */
 	struct mailbox *mb;
