@@ -129,6 +129,10 @@ install: all
 	$(if $(wildcard $(B)/bin/ipop3d),install -m 755 $(B)/bin/ipop3d $(DESTDIR)$(PREFIX)/sbin/ipop3d)
 	for t in $(filter-out $(B)/bin/mlock,$(TOOLS)); do \
 		install -m 755 $$t $(DESTDIR)$(PREFIX)/bin/; done
+	# mlock must be setgid mail to create .lock files in the spool (FAQ 7.10)
+	$(if $(wildcard $(B)/bin/mlock),install -m 2755 -g mail $(B)/bin/mlock \
+		$(DESTDIR)$(PREFIX)/sbin/mlock || { install -m 755 $(B)/bin/mlock \
+		$(DESTDIR)$(PREFIX)/sbin/mlock; echo "warning: mlock not installed setgid mail" >&2; })
 	for m in docs/man/*.8; do [ -f "$$m" ] && install -m 644 $$m \
 		$(DESTDIR)$(PREFIX)/share/man/man8/ || true; done
 	for m in docs/man/*.1; do [ -f "$$m" ] && install -m 644 $$m \

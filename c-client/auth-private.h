@@ -39,6 +39,10 @@ bool auth_str_equal(const char *a, const char *b);
 /* the user a successful password/secret check resolves to: refuses uid 0
  * and user names with control characters; 0 or -1 with *error_r */
 int auth_finish(struct auth_user *u, const char **error_r);
+/* a user who proved a secret some other way (CRAM-MD5 database): must
+ * still be known to a backend (getpwnam or passwd-file) for uid/home */
+int auth_user_lookup(const char *user, struct auth_user *u,
+		     const char **error_r);
 /* the anonymous user (anonymous-user from the configuration) */
 int auth_anonymous(struct auth_user *u, const char **error_r);
 /* log a failed check (user, reason; the log adds host=) */

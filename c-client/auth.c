@@ -232,7 +232,7 @@ static bool lookup_one(const struct auth_backend *b, void *vctx)
 }
 
 /* a user who proved a CRAM-MD5 database secret: must still exist */
-static int user_from_backends(const char *user, struct auth_user *u,
+int auth_user_lookup(const char *user, struct auth_user *u,
 			      const char **error_r)
 {
 	struct lookup_ctx c = { .user = user, .u = u, .found = false };
@@ -274,7 +274,7 @@ int auth_password(enum auth_service svc, const char *user,
 			auth_log_failure("login", user, *error_r);
 			return -1;
 		}
-		ret = user_from_backends(user, u, error_r);
+		ret = auth_user_lookup(user, u, error_r);
 		if (ret < 0)
 			auth_log_failure("login", user, *error_r);
 		return ret;
@@ -340,7 +340,7 @@ int auth_apop(const char *user, const char *timestamp, const char *digest_hex,
 		auth_log_failure("APOP", user, *error_r);
 		return -1;
 	}
-	if (user_from_backends(user, u, error_r) < 0) {
+	if (auth_user_lookup(user, u, error_r) < 0) {
 		auth_log_failure("APOP", user, *error_r);
 		return -1;
 	}
