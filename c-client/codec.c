@@ -508,13 +508,11 @@ static bool eword_parse(const char *in, size_t len, size_t i, struct eword *w)
 	w->enc = ascii_toupper(in[p + 1]);
 	if (w->enc != 'B' && w->enc != 'Q')
 		return false;
+	/* the text has no '?' and no whitespace; it ends at "?=" */
 	size_t t = p + 3, e = t;
-	while (e + 1 < len && !(in[e] == '?' && in[e + 1] == '=')) {
-		if (is_lwsp(in[e]))
-			return false;
+	while (e < len && in[e] != '?' && !is_lwsp(in[e]))
 		e++;
-	}
-	if (e + 1 >= len)
+	if (e + 1 >= len || in[e] != '?' || in[e + 1] != '=')
 		return false;
 	w->text = in + t;
 	w->text_len = e - t;

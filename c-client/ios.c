@@ -108,6 +108,13 @@ void ios_set_layer(struct ios *s, const struct ios_layer *layer, void *ctx)
 	s->layer_ctx = ctx;
 }
 
+const struct ios_layer *ios_get_layer(const struct ios *s, void **ctx_r)
+{
+	if (ctx_r != NULL)
+		*ctx_r = s->layer_ctx;
+	return s->layer;
+}
+
 int ios_in_fd(const struct ios *s)
 {
 	return s->in_fd;

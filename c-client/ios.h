@@ -40,6 +40,8 @@ struct ios *ios_new(int in_fd, int out_fd);
 void ios_free(struct ios **s);		/* flushes, closes layer, not fds */
 
 void ios_set_layer(struct ios *s, const struct ios_layer *layer, void *ctx);
+/* the installed layer (NULL: none) and its context */
+const struct ios_layer *ios_get_layer(const struct ios *s, void **ctx_r);
 int ios_in_fd(const struct ios *s);
 int ios_out_fd(const struct ios *s);
 /* seconds to wait for input in ios_getline/ios_read_exact; 0 = forever */

@@ -77,6 +77,10 @@ struct mail_events {
 #define MAIL_OPEN_READONLY 0x01	/* EXAMINE, or the caller wants no writes */
 #define MAIL_OPEN_POP3	0x02	/* exclusive POP3 session (RFC 1939) */
 #define MAIL_OPEN_NOINBOXMOVE 0x04 /* do not migrate spool mail (tools) */
+#define MAIL_OPEN_INBOX	0x08	/* a missing file is an empty mailbox */
+#define MAIL_OPEN_LOCKED 0x10	/* caller holds the write lock (migration) */
+
+struct session_lock;
 
 struct mailbox {
 	const struct mail_driver *driver;
@@ -97,6 +101,11 @@ struct mailbox {
 	bool is_inbox;
 	/* spool file migrated into this INBOX (FAQ 4.5, 7.7), or NULL */
 	char *spool_path;
+	/* POP3 / mbox-single-writer session lock (lock.h), or NULL */
+	struct session_lock *session_lock;
+	/* text for the user from the open (FAQ 7.10, 7.11, 7.12), reported
+	 * through ev.notice by the first mail_sync(); NULL if none */
+	char *notice;
 };
 
 /* what a driver is asked to fetch */
@@ -249,6 +258,11 @@ void mail_remove_message(struct mailbox *mb, uint32_t idx);
 struct mailbox *mail_mailbox_new(const struct mail_driver *d, const char *path,
 				 unsigned mode);
 void mail_mailbox_free(struct mailbox **mb);
+/* the same for a driver struct that embeds struct mailbox first */
+void mail_mailbox_init(struct mailbox *mb, const struct mail_driver *d,
+		       const char *path, unsigned mode);
+/* set mb->notice (first one wins) */
+void mail_set_notice(struct mailbox *mb, const char *text);
 /* a new UIDVALIDITY: time-based, never equal to previous */
 uint32_t mail_new_uidvalidity(uint32_t previous);
 /* free hook for mail_message.cache, set by the front end */

@@ -66,7 +66,10 @@ static char *expand_user_path(const char *tmpl, const char *user,
 			buf_putc(&b, *p);
 		}
 	}
-	return buf_steal(&b, NULL);
+	char *r = buf_steal(&b, NULL);
+
+	buf_release(&b);	/* buf_steal leaves a fresh empty buffer */
+	return r;
 }
 
 /* dir + "/" + rest without doubled slashes; rest may be "" */
@@ -131,8 +134,14 @@ void mail_user_set(const char *name, uid_t uid, gid_t gid, const char *home)
 	while (hl > 1 && u->maildir[hl - 1] == '/')
 		u->maildir[--hl] = '\0';
 
-	u->inbox_path = expand_user_path(config_str("inbox-path"), u->name,
-					 u->home);
+	expanded = expand_user_path(config_str("inbox-path"), u->name, u->home);
+	if (expanded[0] == '\0' || expanded[0] == '/') {
+		u->inbox_path = expanded;
+	} else {
+		/* a relative inbox-path is relative to home, not to cwd */
+		u->inbox_path = path_join(u->home, expanded);
+		xfree(&expanded);
+	}
 	u->anonymous = false;
 	mail_user = u;
 }
@@ -148,6 +157,10 @@ char *mail_inbox_spool_path(void)
 		return NULL;
 	if (mail_user->inbox_path != NULL && mail_user->inbox_path[0] != '\0')
 		return xstrdup(mail_user->inbox_path);
+	/* the user name becomes a file name in a shared directory */
+	if (mail_user->name[0] == '\0' || mail_user->name[0] == '.' ||
+	    strchr(mail_user->name, '/') != NULL)
+		return NULL;
 	return path_join(config_str("spool-directory"), mail_user->name);
 }
 
@@ -336,6 +349,10 @@ static int resolve_inbox(const struct mail_driver *create_driver,
 		return -1;
 	}
 	spool = mail_inbox_spool_path();
+	if (spool == NULL) {
+		*error_r = "User name not usable as a spool file name";
+		return -1;
+	}
 	sd = driver_detect(spool);
 
 	/* "#driver.mbx/INBOX": create ~/INBOX in that format (FAQ 4.5);
@@ -458,8 +475,8 @@ void mail_path_free(struct mail_path *r)
 static bool nfa_match(const char *p, const char *s, bool fold, bool prefix)
 {
 	size_t plen = strlen(p);
-	bool *cur = xcalloc(2 * (plen + 1), sizeof(bool));
-	bool *nxt = cur + plen + 1, *tmp;
+	bool *mem = xcalloc(2 * (plen + 1), sizeof(bool));
+	bool *cur = mem, *nxt = mem + plen + 1, *tmp;
 	bool any, ret;
 
 	cur[0] = true;
@@ -484,7 +501,7 @@ static bool nfa_match(const char *p, const char *s, bool fold, bool prefix)
 			}
 		}
 		if (!any) {
-			xfree(&cur);
+			xfree(&mem);
 			return false;
 		}
 		for (size_t i = 0; i < plen; i++)
@@ -495,8 +512,7 @@ static bool nfa_match(const char *p, const char *s, bool fold, bool prefix)
 		nxt = tmp;
 	}
 	ret = prefix ? true : cur[plen];
-	/* cur and nxt share one allocation: free whichever is its start */
-	xfree(cur < nxt ? &cur : &nxt);
+	xfree(&mem);
 	return ret;
 }
 
@@ -883,6 +899,12 @@ int mail_list(const char *ref, const char *pattern, bool lsub,
 	    mail_list_match(pat, "INBOX"))
 		list_inbox(&lc);
 
+	/* anonymous users have no personal namespace: nothing to list */
+	if (mail_user->anonymous && pat[0] != '#' && pat[0] != '~' &&
+	    pat[0] != '/') {
+		xfree(&pat);
+		return 0;
+	}
 	w = strcspn(pat, "*%");
 	if (pat[w] == '\0') {
 		if (!mail_name_is_inbox(pat))

@@ -74,7 +74,8 @@ unsigned mail_namespaces(enum mail_ns_type type,
 bool mail_name_is_inbox(const char *name);
 
 /* the session user's INBOX spool file (inbox-path or spool-directory/user),
- * caller frees; NULL without a user */
+ * caller frees; NULL without a user or when the user name cannot be a
+ * file name (empty, leading '.', or containing '/') */
 char *mail_inbox_spool_path(void);
 
 /* free mail_user (tests, tools that serve several users) */

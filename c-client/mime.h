@@ -47,6 +47,27 @@ struct mime_body {
 	struct mime_body *msg_body;
 };
 
+/*
+ * Guarantees of the tree mime_parse() returns (what the IMAP grammar
+ * needs, so front ends need no special cases):
+ * - every MULTIPART has at least one part: one without a usable boundary
+ *   (none, never found, or nested deeper than MIME_MAX_DEPTH) gets a
+ *   single TEXT/PLAIN child with hdr_size 0 covering its whole body;
+ * - every MESSAGE/RFC822 (and MESSAGE/GLOBAL) has msg_env and msg_body;
+ *   msg_body's header is the encapsulated message's header, so for part
+ *   N: N.MIME = hdr_off/hdr_size of N, N.HEADER = msg_body's hdr_*,
+ *   N.TEXT = msg_body's body_*;
+ * - a part's body excludes the line break before the next delimiter
+ *   (RFC 2046), and lines counts its LFs (as UW does);
+ * - TEXT parts with no parameters at all get CHARSET=US-ASCII;
+ * - a missing subtype gets UW's default (TEXT/PLAIN, MULTIPART/MIXED,
+ *   MESSAGE/RFC822, APPLICATION/OCTET-STREAM, AUDIO/BASIC, else UNKNOWN);
+ * - parameter attributes are as written (UW upper-cases them on output:
+ *   do that when formatting); duplicates: the first wins; disposition is
+ *   the type as written (not upper-cased);
+ * - strings are NUL-terminated C strings (a NUL in the input ends them).
+ */
+
 /* parse the whole message (header + body) */
 struct mime_body *mime_parse(const char *msg, size_t len);
 void mime_free(struct mime_body **b);

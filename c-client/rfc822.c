@@ -373,7 +373,10 @@ static char *comment_text(const struct alex *lx)
 			continue;
 		buf_putc(&b, c);
 	}
-	return buf_steal(&b, NULL);
+	char *r = buf_steal(&b, NULL);
+
+	buf_release(&b);
+	return r;
 }
 
 struct alist {
@@ -493,8 +496,10 @@ struct address *rfc822_parse_addresses(const char *s, size_t len)
 		buf_reset(&phrase);
 		buf_reset(&local);
 		lx.have_comment = false;
+		bool have_word = false;
 		while (lx.type == T_ATOM || lx.type == T_QSTRING ||
 		       lx.type == T_DLITERAL || alex_is(&lx, '.')) {
+			have_word |= !alex_is(&lx, '.');
 			if (lx.ws_before && phrase.len > 0)
 				buf_putc(&phrase, ' ');
 			alex_append(&lx, &phrase);
@@ -518,11 +523,13 @@ struct address *rfc822_parse_addresses(const char *s, size_t len)
 			while (lx.type != T_END && !alex_is(&lx, ',') &&
 			       !alex_is(&lx, ';'))
 				alex_next(&lx);
+			if (!have_word && dom.len == 0)
+				continue;	/* a stray "@" */
 			alist_add(&l, lx.have_comment ? comment_text(&lx) : NULL,
 				  NULL, xstrndup(local.data, local.len),
 				  dom.len > 0 ? xstrndup(dom.data, dom.len) :
 				  xstrdup(RFC822_MISSING_HOST));
-		} else if (local.len > 0) {
+		} else if (have_word) {
 			/* a bare name: "To: postmaster" */
 			alist_add(&l, lx.have_comment ? comment_text(&lx) : NULL,
 				  NULL, xstrndup(local.data, local.len),

@@ -61,10 +61,17 @@ void rfc822_header_fields(const char *hdr, size_t len,
 void rfc822_unfold(const char *s, size_t len, struct buf *out);
 
 /* parse an address list field value (RFC 5322 with obsolete forms);
- * never fails: unparseable text becomes a best-effort address */
+ * never fails: unparseable text becomes a best-effort address. Quoted
+ * local parts and personal names are unquoted; a trailing comment
+ * "a@b (Name)" becomes the personal name; "<>" gives mailbox "" and
+ * host ""; a bare name gets host RFC822_MISSING_HOST; an unterminated
+ * group is closed. Header strings may hold raw 8-bit bytes and lone CRs
+ * (kept, unlike UW): format them as literals when not quotable. */
 struct address *rfc822_parse_addresses(const char *s, size_t len);
 void rfc822_free_addresses(struct address **a);
 
+/* first occurrence of each field; sender/reply_to are COPIES of from
+ * when absent or empty (free the envelope only with the function below) */
 struct envelope *rfc822_parse_envelope(const char *hdr, size_t len);
 void rfc822_free_envelope(struct envelope **env);
 

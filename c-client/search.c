@@ -26,6 +26,19 @@
 
 #define SEARCH_MAX_DEPTH 64
 
+/* The text of message seq. Goes to the driver directly (not mail_fetch)
+ * so that SEARCH/SORT/THREAD depend only on the driver interface and
+ * can be unit-tested with an in-memory driver. */
+static int fetch_msg(struct mailbox *mb, uint32_t seq, enum mail_part part,
+		     struct buf *out, const char **error_r)
+{
+	if (mb->driver == NULL || mb->driver->fetch == NULL) {
+		*error_r = "no driver";
+		return -1;
+	}
+	return mb->driver->fetch(mb, seq - 1, part, out, error_r);
+}
+
 enum skey_type {
 	SK_AND,			/* children: all must match */
 	SK_OR,			/* children: two */
@@ -531,7 +544,7 @@ static bool need_all(struct match_ctx *c)
 
 	if (c->all_state == 0) {
 		buf_reset(&c->all);
-		c->all_state = mail_fetch(c->mb, c->seq, MAIL_PART_ALL,
+		c->all_state = fetch_msg(c->mb, c->seq, MAIL_PART_ALL,
 					  &c->all, &error) == 0 ? 1 : -1;
 	}
 	return c->all_state > 0;
@@ -550,7 +563,7 @@ static bool need_header(struct match_ctx *c)
 		return true;
 	}
 	buf_reset(&c->hdr);
-	if (mail_fetch(c->mb, c->seq, MAIL_PART_HEADER, &c->hdr, &error) < 0) {
+	if (fetch_msg(c->mb, c->seq, MAIL_PART_HEADER, &c->hdr, &error) < 0) {
 		c->hdr_state = -1;
 		return false;
 	}

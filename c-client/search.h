@@ -21,21 +21,27 @@ enum search_error {
 
 /* Parse criteria. args points at the first search key (the caller has
  * already consumed "CHARSET x" and any RETURN options and passes the
- * charset, NULL = US-ASCII). last_result is the saved "$" set or NULL.
- * uid_mode: sequence-set keys in args are UIDs only with "UID" key; the
- * plain set form is always message sequence numbers. */
+ * charset, NULL = US-ASCII; an unknown one gives SEARCH_BADCHARSET).
+ * Sequence sets are UIDs only after the "UID" key; the plain set form is
+ * always message sequence numbers; "*" is resolved at match time. "$"
+ * (SEARCHRES) is not supported: SEARCH_BAD. Nesting deeper than 64
+ * (NOT/OR/parentheses) is SEARCH_BAD. */
 struct search_key *search_parse(const struct imap_arg *args,
 				const char *charset, enum search_error *err_r,
 				const char **error_r);
 void search_free(struct search_key **k);
 /* does message seq (1-based) match? may read the message */
 bool search_match(struct mailbox *mb, uint32_t seq, const struct search_key *k);
-/* run over the whole mailbox: fills seqs_r (malloc'd, ascending) */
+/* run over the whole mailbox: fills seqs_r (malloc'd, ascending, free()
+ * it; may be NULL when the mailbox is empty); MSTATE_EXPUNGED messages
+ * never match */
 uint32_t search_run(struct mailbox *mb, const struct search_key *k,
 		    uint32_t **seqs_r);
 
-/* SORT: criteria like "REVERSE ARRIVAL SUBJECT" already tokenized.
- * Sorts seqs[n] in place; false on a bad criterion. */
+/* SORT: criteria like "REVERSE ARRIVAL SUBJECT" already tokenized (the
+ * children of the parenthesized list, or the list argument itself);
+ * also DISPLAYFROM/DISPLAYTO (RFC 5957). Sorts seqs[n] in place; ties
+ * by sequence number; false on a bad criterion. */
 bool sort_parse(const struct imap_arg *args, struct buf *canonical_r,
 		const char **error_r);
 bool sort_messages(struct mailbox *mb, const struct imap_arg *criteria,

@@ -20,6 +20,19 @@
 
 #define SORT_MAX_CRITERIA 32
 
+/* The text of message seq. Goes to the driver directly (not mail_fetch)
+ * so that SEARCH/SORT/THREAD depend only on the driver interface and
+ * can be unit-tested with an in-memory driver. */
+static int fetch_msg(struct mailbox *mb, uint32_t seq, enum mail_part part,
+		     struct buf *out, const char **error_r)
+{
+	if (mb->driver == NULL || mb->driver->fetch == NULL) {
+		*error_r = "no driver";
+		return -1;
+	}
+	return mb->driver->fetch(mb, seq - 1, part, out, error_r);
+}
+
 enum sort_key {
 	SORT_ARRIVAL, SORT_CC, SORT_DATE, SORT_FROM, SORT_SIZE, SORT_SUBJECT,
 	SORT_TO, SORT_DISPLAYFROM, SORT_DISPLAYTO,
@@ -194,9 +207,10 @@ static int sort_cmp(const void *a, const void *b, void *ctxp)
 	for (unsigned k = 0; k < ctx->ncrit; k++) {
 		int r;
 
-		if (sort_keys[ctx->crit[k].def].is_string)
+		if (sort_keys[ctx->crit[k].def].is_string) {
 			r = strcmp(va[k].str, vb[k].str);
-		else
+			r = r < 0 ? -1 : r > 0;
+		} else
 			r = va[k].num < vb[k].num ? -1 : va[k].num > vb[k].num;
 		if (r != 0)
 			return ctx->crit[k].reverse ? -r : r;
@@ -263,7 +277,7 @@ bool sort_messages(struct mailbox *mb, const struct imap_arg *criteria,
 		m = &mb->msgs[seqs[i] - 1];
 		if (need_hdr) {
 			buf_reset(&hdr);
-			if (mail_fetch(mb, seqs[i], MAIL_PART_HEADER, &hdr,
+			if (fetch_msg(mb, seqs[i], MAIL_PART_HEADER, &hdr,
 				       &err) == 0) {
 				hp = hdr.data;
 				hl = hdr.len;

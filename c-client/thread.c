@@ -19,7 +19,20 @@
 
 #define NONE (-1)
 /* ancestor walk limit for one loop check; beyond it a link is refused */
-#define LOOP_CHECK_BUDGET 100000
+#define LOOP_CHECK_BUDGET 10000
+
+/* The text of message seq. Goes to the driver directly (not mail_fetch)
+ * so that SEARCH/SORT/THREAD depend only on the driver interface and
+ * can be unit-tested with an in-memory driver. */
+static int fetch_msg(struct mailbox *mb, uint32_t seq, enum mail_part part,
+		     struct buf *out, const char **error_r)
+{
+	if (mb->driver == NULL || mb->driver->fetch == NULL) {
+		*error_r = "no driver";
+		return -1;
+	}
+	return mb->driver->fetch(mb, seq - 1, part, out, error_r);
+}
 
 struct tmsg {
 	uint32_t id;		/* printed: sequence number or UID */
@@ -305,19 +318,17 @@ static void msgs_load(struct tctx *t, struct mailbox *mb, const uint32_t *seqs,
 			m->id = mm->uid;
 		m->date = mm->internaldate;
 		buf_reset(hdr);
-		if (mail_fetch(mb, seqs[i], MAIL_PART_HEADER, hdr, &err) == 0)
+		if (fetch_msg(mb, seqs[i], MAIL_PART_HEADER, hdr, &err) == 0)
 			have = true;
 		if (have && rfc822_header_get(hdr->data, hdr->len, "Date", tmp) &&
 		    date_parse_rfc5322(tmp->data, tmp->len, &date, &zone))
 			m->date = date;
 		if (have && rfc822_header_get(hdr->data, hdr->len, "Subject", tmp)) {
-			struct buf dec;
-
 			rfc822_base_subject(tmp->data, tmp->len, &t->pool);
-			buf_init(&dec, 0);
-			rfc2047_decode(tmp->data, tmp->len, &dec);
-			m->reply = subject_is_reply(dec.data, dec.len);
-			buf_release(&dec);
+			/* the header is no longer needed: decode into it */
+			buf_reset(hdr);
+			rfc2047_decode(tmp->data, tmp->len, hdr);
+			m->reply = subject_is_reply(hdr->data, hdr->len);
 		}
 		m->subj_len = t->pool.len - m->subj_off;
 		for (size_t k = 0; k < m->subj_len; k++)
@@ -656,7 +667,7 @@ static void thread_references(struct tctx *t, struct mailbox *mb,
 
 		buf_reset(hdr);
 		if (seqs[i] == 0 || seqs[i] > mb->count ||
-		    mail_fetch(mb, seqs[i], MAIL_PART_HEADER, hdr, &err) < 0) {
+		    fetch_msg(mb, seqs[i], MAIL_PART_HEADER, hdr, &err) < 0) {
 			/* unreadable: a lone root */
 			self = node_new(t, (int32_t)i);
 			node_append(t, t->root, self);
@@ -804,6 +815,8 @@ static void thread_references(struct tctx *t, struct mailbox *mb,
 			node_append(t, d, tc);
 			node_append(t, d, c);
 			e->val = d;
+			if (next == tc)
+				next = d;
 		}
 	}
 	free(subj.e);

@@ -1,9 +1,2085 @@
 /*
- * mbox.c - traditional UNIX mbox driver (skeleton; being implemented).
+ * mbox.c - the traditional UNIX mbox driver, the default format and the
+ * format of INBOX spool files. On-disk conventions are UW's (fixtures/uw/
+ * README.md, FAQ 6.12, 6.14, 6.15, 7.1, 7.2, 7.14) so a site can move
+ * back and forth; docs/formats.md describes them and what we do better.
+ *
+ * Model: several sessions may have one mbox open read-write at once. The
+ * file is locked (lock.h) only while it is read or written; before any
+ * write a session re-reads what changed (sync) so it merges, never
+ * clobbers, other sessions' flags. Every change goes through journal.h,
+ * so a crash at any point leaves the old or the new file, never a mix.
+ *
+ * Per message we keep only offsets and sizes (struct mail_message d_*):
+ *   d_off   offset of the "From " line
+ *   d_aux   offset of the first header line
+ *   d_aux2  offset of the body (after the blank line; = end if none)
+ *   d_len   length from d_off to the end of the text (the separating
+ *           blank line excluded)
+ *   d_flags MBF_* bits, and in the top 24 bits the length of the status
+ *           block (our hidden headers at the end of the header) that can
+ *           be rewritten in place.
+ *
+ * SECURITY: the file is hostile. Lines are read with a bound (a longer
+ * line is handled in pieces), every offset read from the file is checked
+ * against its size, and hidden header values are parsed with bounds.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "date.h"
+#include "journal.h"
+#include "lock.h"
+#include "log.h"
 #include "mail.h"
+
+#define SCAN_CHUNK	(1024 * 1024)
+#define SCAN_MAX_LINE	(64 * 1024)	/* longer lines come in pieces */
+#define HIDDEN_MAX	(64 * 1024)	/* longest hidden header value kept */
+#define TAIL_KEEP	64
+
+/* d_flags bits */
+#define MBF_TRANSPARENT	0x01u	/* has a valid X-Mbox-Size: our own text */
+#define MBF_SB_OK	0x02u	/* status block can be rewritten in place */
+#define MBF_NEED_UID	0x04u	/* X-UID not (correctly) in the file */
+#define MBF_NEED_OLD	0x08u	/* Status "O" to be written */
+#define MBF_OLD		0x10u	/* Status has (or will have) "O" */
+#define MBF_TRIM_SHIFT	5	/* 2 bits: CRLFs dropped at the end */
+#define MBF_TRIM_MASK	0x60u
+#define MBF_SB_SHIFT	8
+
+#define PSEUDO_SUBJECT "DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA"
+
+enum uid_form { UIDF_NONE, UIDF_PSEUDO, UIDF_BASE };
+
+struct mbox {
+	struct mailbox mb;
+	int fd;			/* -1: file missing (INBOX) */
+	bool fd_rw;
+	struct mail_lock *lock;
+	/* what the last parse saw */
+	struct stat st;
+	uint64_t parsed_len;
+	unsigned char tail[TAIL_KEEP];
+	size_t tail_len;
+	/* UID data in the file */
+	enum uid_form form;
+	uint64_t pseudo_end;	/* [0, pseudo_end) is the pseudo message */
+	uint64_t ximap_off, ximap_len; /* the pseudo's X-IMAP line */
+	uint32_t hdr_uv, hdr_last; /* as in the file */
+	unsigned hdr_nkw;	/* keywords listed in the file header */
+	uint32_t last_uid;	/* highest UID given out */
+	bool append_mode;	/* internal open by append: no O marking */
+};
+
+/* ---- parsing ---- */
+
+struct pmsg {
+	uint64_t from_off, hdr_off, body_off, text_end;
+	uint64_t size, hdr_size;
+	uint32_t sb_len;
+	bool sb_ok, old, has_mbox_size, has_ximap, has_base, transparent;
+	unsigned trim;
+	uint32_t x_uid, flags;
+	uint64_t mbox_size;
+	int64_t idate;
+	int32_t zone;
+	char *keywords;		/* X-Keywords value, or NULL */
+	char *ximap;		/* X-IMAP / X-IMAPbase value, or NULL */
+	bool subject_internal;
+};
+
+struct plist {
+	struct pmsg *v;
+	uint32_t n, alloc;
+};
+
+static void plist_free(struct plist *pl)
+{
+	for (uint32_t i = 0; i < pl->n; i++) {
+		free(pl->v[i].keywords);
+		free(pl->v[i].ximap);
+	}
+	free(pl->v);
+	memset(pl, 0, sizeof *pl);
+}
+
+struct scanner {
+	int fd;
+	uint64_t end;
+	char *buf;
+	size_t cap, len, pos;
+	uint64_t buf_off;
+	bool cont;		/* next piece continues a cut line */
+};
+
+static void scanner_init(struct scanner *s, int fd, uint64_t start,
+			 uint64_t end)
+{
+	memset(s, 0, sizeof *s);
+	s->fd = fd;
+	s->end = end;
+	s->buf_off = start;
+	s->cap = SCAN_CHUNK + SCAN_MAX_LINE;
+	s->buf = xmalloc(s->cap);
+}
+
+/* next line or piece of a line; *start is false for continuation pieces */
+static bool scanner_next(struct scanner *s, const char **p_r, size_t *n_r,
+			 uint64_t *off_r, bool *start_r)
+{
+	for (;;) {
+		const char *p = s->buf + s->pos;
+		size_t avail = s->len - s->pos;
+		const char *nl = avail ? memchr(p, '\n', avail) : NULL;
+		bool at_eof = s->buf_off + s->len >= s->end;
+		size_t n;
+
+		if (nl != NULL)
+			n = (size_t)(nl - p) + 1;
+		else if (at_eof && avail > 0)
+			n = avail;
+		else if (at_eof)
+			return false;
+		else if (avail >= SCAN_MAX_LINE)
+			n = avail;
+		else {
+			size_t want;
+			ssize_t r;
+
+			if (s->pos > 0) {
+				memmove(s->buf, p, avail);
+				s->buf_off += s->pos;
+				s->len = avail;
+				s->pos = 0;
+			}
+			want = s->cap - s->len;
+			if (want > s->end - (s->buf_off + s->len))
+				want = (size_t)(s->end - (s->buf_off + s->len));
+			r = pread_full(s->fd, s->buf + s->len, want,
+				       (off_t)(s->buf_off + s->len));
+			if (r < 0)
+				return false;
+			if ((size_t)r < want)
+				s->end = s->buf_off + s->len + (size_t)r;
+			s->len += (size_t)r;
+			continue;
+		}
+		*p_r = p;
+		*n_r = n;
+		*off_r = s->buf_off + s->pos;
+		*start_r = !s->cont;
+		s->cont = p[n - 1] != '\n';
+		s->pos += n;
+		return true;
+	}
+}
+
+enum hidden { H_NONE, H_STATUS, H_XSTATUS, H_XKEYWORDS, H_XUID, H_XIMAP,
+	      H_XIMAPBASE, H_MBOXSIZE };
+
+static const struct {
+	const char *name;
+	enum hidden h;
+} hidden_names[] = {
+	{ "Status:", H_STATUS },
+	{ "X-Status:", H_XSTATUS },
+	{ "X-Keywords:", H_XKEYWORDS },
+	{ "X-UID:", H_XUID },
+	{ "X-IMAP:", H_XIMAP },
+	{ "X-IMAPbase:", H_XIMAPBASE },
+	{ "X-Mbox-Size:", H_MBOXSIZE },
+};
+
+static enum hidden hidden_kind(const char *p, size_t n)
+{
+	for (size_t i = 0; i < N_ELEMENTS(hidden_names); i++) {
+		size_t l = strlen(hidden_names[i].name);
+		if (n >= l && ascii_strncasecmp(p, hidden_names[i].name, l) == 0)
+			return hidden_names[i].h;
+	}
+	return H_NONE;
+}
+
+static bool is_blank_line(const char *p, size_t n)
+{
+	return (n == 1 && p[0] == '\n') ||
+		(n == 2 && p[0] == '\r' && p[1] == '\n');
+}
+
+static bool is_quoted_from(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && p[i] == '>')
+		i++;
+	return i > 0 && n - i >= 5 && memcmp(p + i, "From ", 5) == 0;
+}
+
+/* a valid separator line (p has n bytes, ending in LF unless at EOF) */
+static bool is_from_line(const char *p, size_t n, int64_t *t_r, int32_t *z_r)
+{
+	const char *sender;
+	size_t slen;
+
+	if (n < 5 || memcmp(p, "From ", 5) != 0)
+		return false;
+	if (p[n - 1] == '\n')
+		n--;
+	return date_parse_from_line(p, n, t_r, z_r, &sender, &slen);
+}
+
+static char *trimmed_value(const struct buf *b, size_t name_len)
+{
+	const char *s = b->data + name_len;
+	size_t n = b->len - name_len;
+
+	while (n > 0 && (*s == ' ' || *s == '\t')) {
+		s++;
+		n--;
+	}
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' ||
+			 s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	return xstrndup(s, n);
+}
+
+/* a hidden header is complete: interpret it */
+static void hidden_apply(struct pmsg *m, enum hidden h, const struct buf *b)
+{
+	size_t nl = 0;
+	char *v;
+	uint64_t u64;
+
+	for (size_t i = 0; i < N_ELEMENTS(hidden_names); i++)
+		if (hidden_names[i].h == h)
+			nl = strlen(hidden_names[i].name);
+	if (b->len < nl)
+		return;
+	v = trimmed_value(b, nl);
+	switch (h) {
+	case H_STATUS:
+		for (char *c = v; *c; c++) {
+			if (*c == 'R')
+				m->flags |= MAIL_SEEN;
+			else if (*c == 'O')
+				m->old = true;
+		}
+		break;
+	case H_XSTATUS:
+		for (char *c = v; *c; c++) {
+			if (*c == 'D')
+				m->flags |= MAIL_DELETED;
+			else if (*c == 'F')
+				m->flags |= MAIL_FLAGGED;
+			else if (*c == 'A')
+				m->flags |= MAIL_ANSWERED;
+			else if (*c == 'T')
+				m->flags |= MAIL_DRAFT;
+		}
+		break;
+	case H_XKEYWORDS:
+		free(m->keywords);
+		m->keywords = v;
+		v = NULL;
+		break;
+	case H_XUID:
+		if (str_to_u64(v, &u64) && u64 <= UINT32_MAX)
+			m->x_uid = (uint32_t)u64;
+		break;
+	case H_XIMAP:
+	case H_XIMAPBASE:
+		if (m->ximap == NULL) {
+			m->ximap = v;
+			v = NULL;
+			if (h == H_XIMAP)
+				m->has_ximap = true;
+			else
+				m->has_base = true;
+		}
+		break;
+	case H_MBOXSIZE:
+		if (str_to_u64(v, &u64)) {
+			m->mbox_size = u64;
+			m->has_mbox_size = true;
+		}
+		break;
+	case H_NONE:
+		break;
+	}
+	free(v);
+}
+
+struct pstate {
+	struct pmsg *m;		/* current message or NULL */
+	bool in_body;
+	/* served-size counters, hidden lines excluded */
+	uint64_t raw, lf, lf_nocr, quoted;
+	uint64_t h_raw, h_lf, h_lf_nocr, h_quoted;
+	/* last line (for the separator) */
+	bool last_blank, last_lf, last_empty;
+	uint64_t last_off, last_raw, last_lf_nocr;
+	char prev_byte;
+	/* hidden header being collected */
+	enum hidden cur_hidden;
+	bool line_hidden;
+	struct buf hv;
+	/* status block run */
+	bool run_active, scattered;
+	uint64_t run_start;
+	bool first_msg_subject;
+};
+
+static void pstate_hidden_end(struct pstate *ps)
+{
+	if (ps->cur_hidden != H_NONE && ps->m != NULL)
+		hidden_apply(ps->m, ps->cur_hidden, &ps->hv);
+	ps->cur_hidden = H_NONE;
+	buf_reset(&ps->hv);
+}
+
+static void pstate_finish(struct pstate *ps, uint64_t end)
+{
+	struct pmsg *m = ps->m;
+	uint64_t t, th;
+
+	if (m == NULL)
+		return;
+	pstate_hidden_end(ps);
+	m->text_end = end;
+	if (ps->in_body && ps->last_blank) {
+		/* the blank line before the next "From " separates */
+		m->text_end = ps->last_off;
+		ps->raw -= ps->last_raw;
+		ps->lf -= 1;
+		ps->lf_nocr -= ps->last_lf_nocr;
+		ps->last_lf = true;
+		ps->last_empty = false; /* what remains ends in a body line */
+	}
+	if (!ps->in_body) {
+		/* no blank line: the whole text is header */
+		m->body_off = m->text_end;
+		ps->h_raw = ps->raw;
+		ps->h_lf = ps->lf;
+		ps->h_lf_nocr = ps->lf_nocr;
+		ps->h_quoted = ps->quoted;
+		m->sb_ok = false;
+	}
+	m->size = ps->raw + ps->lf_nocr;
+	m->hdr_size = ps->h_raw + ps->h_lf_nocr;
+	if (m->has_mbox_size) {
+		t = ps->raw + ps->lf - ps->quoted;
+		th = ps->h_raw + ps->h_lf - ps->h_quoted;
+		if (t == m->mbox_size)
+			m->trim = 0;
+		else if (t == m->mbox_size + 2 && ps->last_lf)
+			m->trim = 1;
+		else if (t == m->mbox_size + 4 && ps->last_lf &&
+			 ps->last_empty)
+			m->trim = 2;
+		else
+			t = UINT64_MAX;
+		if (t != UINT64_MAX) {
+			m->transparent = true;
+			m->size = m->mbox_size;
+			m->hdr_size = th < m->size ? th : m->size;
+		}
+	}
+	ps->m = NULL;
+}
+
+static void pstate_begin(struct pstate *ps, struct plist *pl, uint64_t off,
+			 size_t n, int64_t t, int32_t z)
+{
+	struct pmsg *m;
+
+	if (pl->n == pl->alloc) {
+		pl->alloc = pl->alloc ? pl->alloc * 2 : 256;
+		pl->v = xreallocarray(pl->v, pl->alloc, sizeof *pl->v);
+	}
+	m = &pl->v[pl->n++];
+	memset(m, 0, sizeof *m);
+	m->from_off = off;
+	m->hdr_off = off + n;
+	m->idate = t;
+	m->zone = z;
+	ps->m = m;
+	ps->in_body = false;
+	ps->raw = ps->lf = ps->lf_nocr = ps->quoted = 0;
+	ps->h_raw = ps->h_lf = ps->h_lf_nocr = ps->h_quoted = 0;
+	ps->last_blank = ps->last_lf = ps->last_empty = false;
+	ps->cur_hidden = H_NONE;
+	ps->line_hidden = false;
+	ps->run_active = ps->scattered = false;
+	ps->prev_byte = '\n';
+}
+
+/* Parse [start, end) of the file into pl. start must be at a "From "
+ * line (or be the end). Returns the offset parsed up to. */
+static uint64_t mbox_parse(int fd, uint64_t start, uint64_t end,
+			   struct plist *pl)
+{
+	struct scanner s;
+	struct pstate ps;
+	const char *p;
+	size_t n;
+	uint64_t off;
+	bool start_of_line;
+
+	memset(&ps, 0, sizeof ps);
+	buf_init(&ps.hv, 0);
+	scanner_init(&s, fd, start, end);
+	while (scanner_next(&s, &p, &n, &off, &start_of_line)) {
+		bool has_lf = p[n - 1] == '\n';
+		size_t content = n - (has_lf ? 1 : 0);
+		bool cr_before = has_lf && (content > 0 ? p[content - 1] == '\r' :
+					   ps.prev_byte == '\r');
+		int64_t t;
+		int32_t z;
+
+		if (start_of_line && n >= 5 && p[0] == 'F' &&
+		    (has_lf || off + n >= s.end) && n < SCAN_MAX_LINE &&
+		    is_from_line(p, n, &t, &z)) {
+			pstate_finish(&ps, off);
+			pstate_begin(&ps, pl, off, n, t, z);
+			continue;
+		}
+		if (ps.m == NULL)
+			continue;	/* junk before the first message */
+		ps.prev_byte = p[n - 1];
+		if (!ps.in_body) {
+			if (start_of_line && is_blank_line(p, n)) {
+				pstate_hidden_end(&ps);
+				ps.in_body = true;
+				ps.m->body_off = off + n;
+				if (ps.run_active && !ps.scattered &&
+				    off - ps.run_start < (1u << 24)) {
+					ps.m->sb_ok = true;
+					ps.m->sb_len = (uint32_t)(off - ps.run_start);
+				}
+				ps.raw += n;
+				ps.lf++;
+				ps.lf_nocr += cr_before ? 0 : 1;
+				ps.h_raw = ps.raw;
+				ps.h_lf = ps.lf;
+				ps.h_lf_nocr = ps.lf_nocr;
+				ps.h_quoted = ps.quoted;
+				ps.last_blank = false;
+				ps.last_lf = true;
+				ps.last_empty = true;
+				continue;
+			}
+			if (start_of_line && p[0] != ' ' && p[0] != '\t') {
+				enum hidden h = hidden_kind(p, n);
+
+				pstate_hidden_end(&ps);
+				ps.line_hidden = h != H_NONE;
+				if (h != H_NONE) {
+					ps.cur_hidden = h;
+					if (!ps.run_active) {
+						ps.run_active = true;
+						ps.run_start = off;
+					}
+				} else {
+					if (ps.run_active)
+						ps.scattered = true;
+					ps.run_active = false;
+					if (pl->n == 1 && n >= 8 &&
+					    ascii_strncasecmp(p, "Subject:", 8) == 0 &&
+					    memmem(p, n, "FOLDER INTERNAL DATA", 20))
+						ps.m->subject_internal = true;
+				}
+			}
+			if (ps.line_hidden) {
+				if (ps.hv.len + n <= HIDDEN_MAX)
+					buf_append(&ps.hv, p, n);
+				continue;
+			}
+		} else {
+			ps.last_blank = start_of_line && is_blank_line(p, n);
+			ps.last_off = off;
+			ps.last_raw = n;
+			ps.last_lf_nocr = has_lf && !cr_before ? 1 : 0;
+		}
+		ps.raw += n;
+		if (has_lf) {
+			ps.lf++;
+			if (!cr_before)
+				ps.lf_nocr++;
+		}
+		if (start_of_line && p[0] == '>' && is_quoted_from(p, n))
+			ps.quoted++;
+		ps.last_lf = has_lf;
+		ps.last_empty = start_of_line && has_lf && content == 0;
+	}
+	pstate_finish(&ps, s.buf_off + s.len);
+	end = s.buf_off + s.len;
+	buf_release(&ps.hv);
+	free(s.buf);
+	return end;
+}
+
+/* ---- keywords, UID header ---- */
+
+/* "uv last kw kw..." */
+static bool ximap_parse(const char *v, uint32_t *uv_r, uint32_t *last_r,
+			const char **kw_r)
+{
+	char *end;
+	unsigned long uv, last;
+
+	errno = 0;
+	uv = strtoul(v, &end, 10);
+	if (end == v || errno != 0 || uv > UINT32_MAX || *end != ' ')
+		return false;
+	v = end;
+	last = strtoul(v, &end, 10);
+	if (end == v || errno != 0 || last > UINT32_MAX)
+		return false;
+	*uv_r = (uint32_t)uv;
+	*last_r = (uint32_t)last;
+	*kw_r = end;
+	return true;
+}
+
+/* add the keywords of a space-separated list, returning their bits */
+static uint64_t keywords_add(struct mailbox *mb, const char *list)
+{
+	uint64_t bits = 0;
+	const char *p = list;
+
+	while (p != NULL && *p != '\0') {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		size_t n = strcspn(p, " \t");
+		if (n == 0)
+			break;
+		if (n <= MAIL_KEYWORD_MAX_LEN) {
+			char kw[MAIL_KEYWORD_MAX_LEN + 1];
+			memcpy(kw, p, n);
+			kw[n] = '\0';
+			int i = mail_keyword_index(mb, kw, true);
+			if (i >= 0)
+				bits |= 1ULL << i;
+		}
+		p += n;
+	}
+	return bits;
+}
+
+/* ---- file state ---- */
+
+static void remember_state(struct mbox *mx, uint64_t len)
+{
+	size_t n = len < TAIL_KEEP ? (size_t)len : TAIL_KEEP;
+
+	mx->parsed_len = len;
+	(void)fstat(mx->fd, &mx->st);
+	mx->tail_len = n;
+	if (n > 0 && pread_full(mx->fd, mx->tail, n, (off_t)(len - n)) !=
+	    (ssize_t)n)
+		mx->tail_len = 0;
+}
+
+static bool stat_same(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
+		a->st_size == b->st_size &&
+		a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+		a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+		a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+		a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static uint32_t msg_sb_len(const struct mail_message *m)
+{
+	return m->d_flags >> MBF_SB_SHIFT;
+}
+
+static void msg_from_pmsg(struct mail_message *m, const struct pmsg *p)
+{
+	uint32_t keep = m->d_flags & (MBF_NEED_UID | MBF_NEED_OLD | MBF_OLD);
+
+	m->d_off = p->from_off;
+	m->d_aux = p->hdr_off;
+	m->d_aux2 = p->body_off;
+	m->d_len = p->text_end - p->from_off;
+	m->size = p->size;
+	m->hdr_size = p->hdr_size;
+	m->internaldate = p->idate;
+	m->zone = p->zone;
+	m->d_flags = keep | (p->transparent ? MBF_TRANSPARENT : 0) |
+		(p->sb_ok ? MBF_SB_OK : 0) |
+		((uint32_t)p->trim << MBF_TRIM_SHIFT) |
+		(p->sb_ok ? p->sb_len << MBF_SB_SHIFT : 0);
+	if (p->old)
+		m->d_flags |= MBF_OLD;
+}
+
+/* take the UID data from the first parsed message (pseudo or base) */
+static void header_from_first(struct mbox *mx, struct plist *pl,
+			      uint32_t *skip_r)
+{
+	struct pmsg *f = pl->n > 0 ? &pl->v[0] : NULL;
+	uint32_t uv = 0, last = 0;
+	const char *kw = NULL;
+
+	*skip_r = 0;
+	mx->form = UIDF_NONE;
+	mx->hdr_uv = mx->hdr_last = 0;
+	mx->hdr_nkw = 0;
+	if (f == NULL || f->ximap == NULL ||
+	    !ximap_parse(f->ximap, &uv, &last, &kw))
+		return;
+	if (f->has_ximap) {
+		mx->form = UIDF_PSEUDO;
+		mx->pseudo_end = pl->n > 1 ? pl->v[1].from_off : f->text_end;
+		if (pl->n == 1) {
+			/* keep the pseudo's separator out of the count */
+			mx->pseudo_end = mx->st.st_size > 0 &&
+				(uint64_t)mx->st.st_size > f->text_end ?
+				(uint64_t)mx->st.st_size : f->text_end;
+		}
+		*skip_r = 1;
+	} else {
+		mx->form = UIDF_BASE;
+	}
+	mx->hdr_uv = uv;
+	mx->hdr_last = last;
+	uint64_t before = mx->mb.nkeywords;
+	(void)keywords_add(&mx->mb, kw);
+	mx->hdr_nkw = mx->mb.nkeywords > before ? mx->mb.nkeywords : before;
+	{
+		/* how many names the file's list has (for change detection) */
+		unsigned cnt = 0;
+		for (const char *p = kw; *p;) {
+			while (*p == ' ')
+				p++;
+			size_t n = strcspn(p, " ");
+			if (n == 0)
+				break;
+			cnt++;
+			p += n;
+		}
+		mx->hdr_nkw = cnt;
+	}
+}
+
+/* find the pseudo's X-IMAP line (for in-place updates) */
+static void find_ximap_line(struct mbox *mx)
+{
+	uint64_t len = mx->pseudo_end < 65536 ? mx->pseudo_end : 65536;
+	char *b;
+	const char *p;
+
+	mx->ximap_off = mx->ximap_len = 0;
+	if (mx->form != UIDF_PSEUDO || len == 0)
+		return;
+	b = xmalloc(len + 1);
+	if (pread_full(mx->fd, b, len, 0) == (ssize_t)len) {
+		b[len] = '\0';
+		p = memmem(b, len, "\nX-IMAP: ", 9);
+		if (p != NULL) {
+			const char *e = memchr(p + 1, '\n', len - (size_t)(p + 1 - b));
+			if (e != NULL) {
+				mx->ximap_off = (uint64_t)(p + 1 - b);
+				mx->ximap_len = (uint64_t)(e - p);
+			}
+		}
+	}
+	free(b);
+}
+
+/* Give UIDs to parsed messages pl->v[first..] (FAQ 7.14 checks).
+ * Returns false when the regime had to be rebuilt. */
+static bool assign_uids(struct mbox *mx, struct plist *pl, uint32_t first,
+			uint32_t *uids, bool incremental)
+{
+	uint32_t prev = incremental ? mx->last_uid : 0;
+	uint32_t last = incremental ? mx->last_uid : mx->hdr_last;
+	uint32_t limit = mx->hdr_last > mx->last_uid ? mx->hdr_last :
+		mx->last_uid;
+	bool have_uv = incremental || mx->hdr_uv != 0;
+
+	if (!incremental && mx->last_uid > limit)
+		limit = mx->last_uid;
+	if (!have_uv) {
+		bool any = false;
+		for (uint32_t i = first; i < pl->n; i++)
+			any = any || pl->v[i].x_uid != 0;
+		if (any)
+			log_warning("%s: UIDVALIDITY missing, rebuilding UIDs",
+				    mx->mb.path);
+		goto rebuild;
+	}
+	for (uint32_t i = first; i < pl->n; i++) {
+		uint32_t x = pl->v[i].x_uid;
+
+		if (x == 0) {
+			if (last == UINT32_MAX)
+				goto rebuild;
+			uids[i] = ++last;
+			if (last > prev)
+				prev = last;
+			continue;
+		}
+		if (x <= prev || x > limit) {
+			if (x <= prev)
+				log_warning("%s: Message %u UID %u less than %u",
+					    mx->mb.path, i - first + 1, x, prev + 1);
+			else
+				log_warning("%s: Message %u UID %u greater than "
+					    "last %u", mx->mb.path, i - first + 1,
+					    x, limit);
+			log_warning("%s: Invalid UID %u in message %u, "
+				    "rebuilding UIDs", mx->mb.path, x,
+				    i - first + 1);
+			goto rebuild;
+		}
+		uids[i] = x;
+		prev = x;
+		if (x > last)
+			last = x;
+	}
+	mx->last_uid = last > mx->hdr_last ? last : mx->hdr_last;
+	return true;
+rebuild:
+	mx->hdr_uv = mail_new_uidvalidity(mx->hdr_uv);
+	if (mx->mb.uidvalidity != 0 && mx->hdr_uv <= mx->mb.uidvalidity)
+		mx->hdr_uv = mail_new_uidvalidity(mx->mb.uidvalidity);
+	for (uint32_t i = first; i < pl->n; i++)
+		uids[i] = i - first + 1;
+	mx->last_uid = pl->n - first;
+	for (uint32_t i = first; i < pl->n; i++)
+		pl->v[i].x_uid = 0;	/* all need writing */
+	return false;
+}
+
+static void set_new_message(struct mbox *mx, struct mail_message *m,
+			    const struct pmsg *p, uint32_t uid)
+{
+	m->uid = uid;
+	msg_from_pmsg(m, p);
+	m->flags = p->flags & MAIL_SYSFLAGS;
+	m->keywords = p->keywords ? keywords_add(&mx->mb, p->keywords) : 0;
+	if (p->x_uid != uid)
+		m->d_flags |= MBF_NEED_UID;
+	if (!p->old) {
+		if (!mx->append_mode) {
+			m->flags |= MAIL_RECENT;
+			mx->mb.recent++;
+			if (!mx->mb.readonly)
+				m->d_flags |= MBF_NEED_OLD | MBF_OLD;
+		}
+	}
+}
+
+/* merge a full parse into mb->msgs by UID */
+static void merge_full(struct mbox *mx, struct plist *pl, uint32_t first,
+		       const uint32_t *uids, bool regime_changed)
+{
+	struct mailbox *mb = &mx->mb;
+	uint32_t e = 0, i = first;
+
+	if (regime_changed && mb->count > 0) {
+		for (uint32_t k = 0; k < mb->count; k++)
+			mb->msgs[k].state |= MSTATE_EXPUNGED;
+		e = mb->count;
+	}
+	while (e < mb->count || i < pl->n) {
+		struct mail_message *m = e < mb->count ? &mb->msgs[e] : NULL;
+
+		if (m != NULL && (m->state & MSTATE_EXPUNGED) != 0) {
+			e++;
+			continue;
+		}
+		if (m != NULL && (i >= pl->n || m->uid < uids[i])) {
+			m->state |= MSTATE_EXPUNGED;
+			e++;
+			continue;
+		}
+		if (m != NULL && m->uid == uids[i]) {
+			const struct pmsg *p = &pl->v[i];
+			uint32_t pf = p->flags & MAIL_SYSFLAGS;
+			uint64_t pk = p->keywords ?
+				keywords_add(mb, p->keywords) : 0;
+
+			msg_from_pmsg(m, p);
+			if (p->x_uid != m->uid)
+				m->d_flags |= MBF_NEED_UID;
+			if ((m->state & MSTATE_DIRTY) == 0 &&
+			    (pf != (m->flags & MAIL_SYSFLAGS) ||
+			     pk != m->keywords)) {
+				m->flags = (m->flags & ~MAIL_SYSFLAGS) | pf;
+				m->keywords = pk;
+				m->state |= MSTATE_FLAGS_CHANGED;
+			}
+			if ((m->d_flags & MBF_NEED_OLD) != 0)
+				m->d_flags |= MBF_OLD;
+			e++;
+			i++;
+			continue;
+		}
+		if (m != NULL) {
+			/* a UID below one we know and not known: cannot be
+			 * shown without breaking UID order */
+			log_warning("%s: message with UID %u appeared out of "
+				    "order, ignored", mb->path, uids[i]);
+			i++;
+			continue;
+		}
+		set_new_message(mx, mail_add_message(mb), &pl->v[i], uids[i]);
+		i++;
+	}
+}
+
+/* Re-read the status blocks of known messages (another session may have
+ * changed flags in place). false: the file does not look like what we
+ * parsed, a full parse is needed. */
+static bool recheck_blocks(struct mbox *mx)
+{
+	struct mailbox *mb = &mx->mb;
+	struct buf b;
+	bool ok = true;
+
+	buf_init(&b, 0);
+	for (uint32_t i = 0; i < mb->count && ok; i++) {
+		struct mail_message *m = &mb->msgs[i];
+		uint32_t sb = msg_sb_len(m);
+		struct pmsg p;
+		char *blk;
+		size_t pos = 0;
+
+		if ((m->state & MSTATE_EXPUNGED) != 0)
+			continue;
+		if ((m->d_flags & MBF_SB_OK) == 0 || sb == 0) {
+			char c[5];
+			/* at least check the message is still there */
+			ok = pread_full(mx->fd, c, 5, (off_t)m->d_off) == 5 &&
+				memcmp(c, "From ", 5) == 0;
+			continue;
+		}
+		blk = buf_reserve(&b, sb);
+		if (blk == NULL || pread_full(mx->fd, blk, sb,
+					      (off_t)(m->d_aux2 - sb - 1)) < 0) {
+			ok = false;
+			break;
+		}
+		/* the block ends just before the blank line; read from
+		 * d_aux2 - blank - sb: find the blank line length */
+		{
+			char c[2];
+			uint64_t bl;
+			if (pread_full(mx->fd, c, 2, (off_t)(m->d_aux2 - 2)) != 2) {
+				ok = false;
+				break;
+			}
+			bl = c[1] == '\n' && c[0] == '\r' ? 2 : 1;
+			if (c[1] != '\n' || m->d_aux2 < bl + sb) {
+				ok = false;
+				break;
+			}
+			if (pread_full(mx->fd, blk, sb,
+				       (off_t)(m->d_aux2 - bl - sb)) != sb) {
+				ok = false;
+				break;
+			}
+		}
+		memset(&p, 0, sizeof p);
+		{
+			struct buf hv;
+			buf_init(&hv, 0);
+			enum hidden cur = H_NONE;
+			while (pos < sb) {
+				const char *ln = blk + pos;
+				const char *nl = memchr(ln, '\n', sb - pos);
+				size_t n = nl ? (size_t)(nl - ln) + 1 : sb - pos;
+				if (ln[0] != ' ' && ln[0] != '\t') {
+					if (cur != H_NONE)
+						hidden_apply(&p, cur, &hv);
+					buf_reset(&hv);
+					cur = hidden_kind(ln, n);
+					if (cur == H_NONE) {
+						ok = false;
+						break;
+					}
+				}
+				buf_append(&hv, ln, n);
+				pos += n;
+			}
+			if (ok && cur != H_NONE)
+				hidden_apply(&p, cur, &hv);
+			buf_release(&hv);
+		}
+		if (ok && p.x_uid != 0 && p.x_uid != m->uid)
+			ok = false;
+		if (ok && (m->state & MSTATE_DIRTY) == 0) {
+			uint32_t pf = p.flags & MAIL_SYSFLAGS;
+			uint64_t pk = p.keywords ? keywords_add(mb, p.keywords) : 0;
+			if (pf != (m->flags & MAIL_SYSFLAGS) || pk != m->keywords) {
+				m->flags = (m->flags & ~MAIL_SYSFLAGS) | pf;
+				m->keywords = pk;
+				m->state |= MSTATE_FLAGS_CHANGED;
+			}
+		}
+		if (ok && p.old)
+			m->d_flags |= MBF_OLD;
+		if (ok && p.ximap != NULL && i == 0 && mx->form == UIDF_BASE) {
+			uint32_t uv, last;
+			const char *kw;
+			if (ximap_parse(p.ximap, &uv, &last, &kw)) {
+				if (uv != mx->hdr_uv)
+					ok = false;
+				mx->hdr_last = last;
+				if (last > mx->last_uid)
+					mx->last_uid = last;
+				(void)keywords_add(mb, kw);
+			}
+		}
+		free(p.keywords);
+		free(p.ximap);
+		buf_reset(&b);
+	}
+	buf_release(&b);
+	return ok;
+}
+
+/* re-read the pseudo message's X-IMAP (another session's appends) */
+static bool recheck_pseudo(struct mbox *mx)
+{
+	char line[65536];
+	uint32_t uv, last;
+	const char *kw;
+
+	if (mx->form != UIDF_PSEUDO)
+		return true;
+	if (mx->ximap_len == 0 || mx->ximap_len >= sizeof line)
+		return false;
+	if (pread_full(mx->fd, line, mx->ximap_len, (off_t)mx->ximap_off) !=
+	    (ssize_t)mx->ximap_len)
+		return false;
+	line[mx->ximap_len] = '\0';
+	if (strncmp(line, "X-IMAP: ", 8) != 0 ||
+	    !ximap_parse(line + 8, &uv, &last, &kw) || uv != mx->hdr_uv)
+		return false;
+	mx->hdr_last = last;
+	if (last > mx->last_uid)
+		mx->last_uid = last;
+	(void)keywords_add(&mx->mb, kw);
+	return true;
+}
+
+static int full_parse(struct mbox *mx, uint64_t size)
+{
+	struct plist pl;
+	uint32_t skip, *uids;
+	uint32_t old_uv = mx->mb.uidvalidity;
+	bool kept;
+
+	memset(&pl, 0, sizeof pl);
+	uint64_t end = mbox_parse(mx->fd, 0, size, &pl);
+	header_from_first(mx, &pl, &skip);
+	if (mx->form == UIDF_PSEUDO && pl.n == 1)
+		mx->pseudo_end = end;
+	find_ximap_line(mx);
+	uids = xcalloc(pl.n ? pl.n : 1, sizeof *uids);
+	mx->last_uid = 0;
+	kept = assign_uids(mx, &pl, skip, uids, false);
+	if (!kept && mx->mb.readonly && mx->hdr_uv == 0)
+		kept = true;
+	mx->mb.uidvalidity = mx->hdr_uv != 0 ? mx->hdr_uv :
+		mail_new_uidvalidity(0);
+	if (mx->hdr_uv == 0)
+		mx->hdr_uv = mx->mb.uidvalidity;
+	if (mx->form == UIDF_NONE)
+		mx->hdr_uv = 0, mx->hdr_last = 0;
+	/* a rebuilt regime: hdr_uv is the new value and must be written */
+	if (!kept && mx->form != UIDF_NONE)
+		mx->form = mx->form;	/* header rewritten by commit */
+	merge_full(mx, &pl, skip, uids,
+		   old_uv != 0 && old_uv != mx->mb.uidvalidity);
+	mx->mb.uidnext = mx->last_uid + 1;
+	free(uids);
+	plist_free(&pl);
+	remember_state(mx, end);
+	return 0;
+}
+
+/* parse what was appended after parsed_len */
+static int incremental_parse(struct mbox *mx, uint64_t size)
+{
+	struct plist pl;
+	uint32_t *uids;
+
+	memset(&pl, 0, sizeof pl);
+	uint64_t end = mbox_parse(mx->fd, mx->parsed_len, size, &pl);
+	uids = xcalloc(pl.n ? pl.n : 1, sizeof *uids);
+	if (!assign_uids(mx, &pl, 0, uids, true)) {
+		/* cannot happen for the incremental case */
+		free(uids);
+		plist_free(&pl);
+		return full_parse(mx, size);
+	}
+	for (uint32_t i = 0; i < pl.n; i++) {
+		/* an X-UID we did not expect: treat as new */
+		set_new_message(mx, mail_add_message(&mx->mb), &pl.v[i],
+				uids[i]);
+	}
+	mx->mb.uidnext = mx->last_uid + 1;
+	free(uids);
+	plist_free(&pl);
+	remember_state(mx, end);
+	return 0;
+}
+
+/* reopen the path if the file was replaced (new inode) */
+static int reopen_if_replaced(struct mbox *mx, bool *replaced_r)
+{
+	struct stat st;
+	int fd;
+
+	*replaced_r = false;
+	if (stat(mx->mb.path, &st) < 0) {
+		if (errno == ENOENT && mx->fd < 0)
+			return 0;
+		return 0;	/* vanished: keep what we have */
+	}
+	if (mx->fd >= 0 && st.st_ino == mx->st.st_ino &&
+	    st.st_dev == mx->st.st_dev)
+		return 0;
+	fd = open(mx->mb.path, (mx->fd_rw || mx->fd < 0 ? O_RDWR : O_RDONLY) |
+		  O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES)
+		fd = open(mx->mb.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (mx->fd >= 0) {
+		lock_release(&mx->lock);
+		close(mx->fd);
+	} else {
+		mx->fd_rw = (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR;
+	}
+	mx->fd = fd;
+	memset(&mx->st, 0, sizeof mx->st);
+	mx->parsed_len = 0;
+	*replaced_r = true;
+	return 0;
+}
+
+/* bring the model up to date with the file; caller holds a lock */
+static int sync_locked(struct mbox *mx, const char **error_r)
+{
+	struct stat st;
+	unsigned char tail[TAIL_KEEP];
+	uint64_t size;
+
+	if (mx->fd < 0)
+		return 0;
+	if (fstat(mx->fd, &st) < 0) {
+		*error_r = "Cannot stat mailbox";
+		return -1;
+	}
+	size = (uint64_t)st.st_size;
+	if (mx->parsed_len != 0 && stat_same(&st, &mx->st))
+		return 0;
+	if (mx->parsed_len == 0 && mx->mb.count == 0 && mx->form == UIDF_NONE &&
+	    mx->st.st_ino == 0)
+		return full_parse(mx, size);
+	/* appended only? our last bytes unchanged and new data starts with
+	 * a message */
+	if (size >= mx->parsed_len && mx->tail_len > 0 &&
+	    pread_full(mx->fd, tail, mx->tail_len,
+		       (off_t)(mx->parsed_len - mx->tail_len)) ==
+	    (ssize_t)mx->tail_len &&
+	    memcmp(tail, mx->tail, mx->tail_len) == 0) {
+		char c[5];
+		bool grew_ok = size == mx->parsed_len ||
+			(pread_full(mx->fd, c, 5, (off_t)mx->parsed_len) == 5 &&
+			 memcmp(c, "From ", 5) == 0);
+		if (grew_ok && recheck_pseudo(mx) && recheck_blocks(mx)) {
+			if (size > mx->parsed_len)
+				return incremental_parse(mx, size);
+			remember_state(mx, size);
+			return 0;
+		}
+	}
+	return full_parse(mx, size);
+}
+
+/* ---- writing ---- */
+
+static void block_format(struct mbox *mx, const struct mail_message *m,
+			 bool base_line, bool with_old, struct buf *out)
+{
+	struct mailbox *mb = &mx->mb;
+	size_t start, kw_end_min;
+
+	if ((m->d_flags & MBF_TRANSPARENT) != 0)
+		buf_printf(out, "X-Mbox-Size: %llu\n",
+			   (unsigned long long)m->size);
+	start = out->len;
+	if (base_line) {
+		buf_printf(out, "X-IMAPbase: %u %u", mb->uidvalidity,
+			   mx->last_uid);
+		for (unsigned k = 0; k < mb->nkeywords; k++)
+			buf_printf(out, " %s", mb->keywords[k]);
+		buf_putc(out, '\n');
+	}
+	buf_printf(out, "Status: %s%s\n", (m->flags & MAIL_SEEN) ? "R" : "",
+		   with_old ? "O" : "");
+	buf_printf(out, "X-Status: %s%s%s%s\n",
+		   (m->flags & MAIL_DELETED) ? "D" : "",
+		   (m->flags & MAIL_FLAGGED) ? "F" : "",
+		   (m->flags & MAIL_ANSWERED) ? "A" : "",
+		   (m->flags & MAIL_DRAFT) ? "T" : "");
+	buf_puts(out, "X-Keywords:");
+	for (unsigned k = 0; k < mb->nkeywords; k++)
+		if ((m->keywords & (1ULL << k)) != 0)
+			buf_printf(out, " %s", mb->keywords[k]);
+	/* UW's padding so flags can later change in place */
+	kw_end_min = start + (base_line ? 80 : 50);
+	while (out->len < kw_end_min)
+		buf_putc(out, ' ');
+	buf_putc(out, '\n');
+	buf_printf(out, "X-UID: %u\n", m->uid);
+}
+
+/* pad a formatted block (as by block_format) to exactly want bytes by
+ * adding spaces to the X-Keywords line; false if it is too long */
+static bool block_pad(struct buf *blk, size_t want)
+{
+	const char *kw;
+	const char *nl;
+	size_t pos, add;
+
+	if (blk->len > want)
+		return false;
+	if (blk->len == want)
+		return true;
+	kw = memmem(blk->data, blk->len, "X-Keywords:", 11);
+	if (kw == NULL)
+		return false;
+	nl = memchr(kw, '\n', blk->len - (size_t)(kw - blk->data));
+	if (nl == NULL)
+		return false;
+	pos = (size_t)(nl - blk->data);
+	add = want - blk->len;
+	if (buf_reserve(blk, add) == NULL)
+		return false;
+	memmove(blk->data + pos + add, blk->data + pos, blk->len - pos);
+	memset(blk->data + pos, ' ', add);
+	blk->len += add;
+	blk->data[blk->len] = '\0';
+	return true;
+}
+
+static void pseudo_format(struct mbox *mx, struct buf *out, size_t ximap_pad)
+{
+	char host[256], fromdate[64], date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t start;
+
+	if (gethostname(host, sizeof host) < 0)
+		strcpy(host, "localhost");
+	host[sizeof host - 1] = '\0';
+	gmtime_r(&now, &tm);
+	strftime(fromdate, sizeof fromdate, "%a %b %e %H:%M:%S %Y", &tm);
+	snprintf(date, sizeof date, "%d %s", tm.tm_mday, fromdate + 4);
+	/* "22 Nov 2026 02:15:43 +0000" */
+	strftime(date, sizeof date, "%d %b %Y %H:%M:%S +0000", &tm);
+	if (date[0] == '0')
+		memmove(date, date + 1, strlen(date));
+	buf_printf(out, "From MAILER-DAEMON %s\n", fromdate);
+	buf_printf(out, "Date: %s\n", date);
+	buf_printf(out, "From: Mail System Internal Data <MAILER-DAEMON@%s>\n",
+		   host);
+	buf_puts(out, "Subject: " PSEUDO_SUBJECT "\n");
+	mx->ximap_off = out->len;
+	start = out->len;
+	buf_printf(out, "X-IMAP: %010u %010u", mx->mb.uidvalidity, mx->last_uid);
+	for (unsigned k = 0; k < mx->mb.nkeywords; k++)
+		buf_printf(out, " %s", mx->mb.keywords[k]);
+	for (size_t i = 0; i < ximap_pad; i++)
+		buf_putc(out, ' ');
+	buf_putc(out, '\n');
+	mx->ximap_len = out->len - start;
+	buf_puts(out, "Status: RO\n\n"
+		 "This text is part of the internal format of your mail folder, and is not\n"
+		 "a real message.  It is created automatically by the mail system software.\n"
+		 "If deleted, important folder data will be lost, and it will be re-created\n"
+		 "with the data reset to initial values.\n\n");
+}
+
+/* The text of message m rewritten with a fresh status block. */
+static int message_regen(struct mbox *mx, struct mail_message *m,
+			 bool base_line, struct buf *out, const char **error_r)
+{
+	uint64_t len = m->d_len;
+	char *raw;
+	size_t pos, hdr_end_pos;
+	bool in_hdr = true, skipping = false;
+
+	if (len > SIZE_MAX - 1) {
+		*error_r = "Message too large";
+		return -1;
+	}
+	raw = xmalloc((size_t)len + 1);
+	if (pread_full(mx->fd, raw, (size_t)len, (off_t)m->d_off) !=
+	    (ssize_t)len || len < 5 || memcmp(raw, "From ", 5) != 0) {
+		free(raw);
+		*error_r = "Mailbox changed unexpectedly";
+		return -1;
+	}
+	pos = (size_t)(m->d_aux - m->d_off);
+	buf_append(out, raw, pos);	/* the From line as it was */
+	hdr_end_pos = (size_t)len;
+	while (pos < len && in_hdr) {
+		const char *ln = raw + pos;
+		const char *nl = memchr(ln, '\n', (size_t)len - pos);
+		size_t n = nl ? (size_t)(nl - ln) + 1 : (size_t)len - pos;
+
+		if (is_blank_line(ln, n)) {
+			in_hdr = false;
+			hdr_end_pos = pos;
+			break;
+		}
+		if (ln[0] != ' ' && ln[0] != '\t')
+			skipping = hidden_kind(ln, n) != H_NONE;
+		if (!skipping) {
+			buf_append(out, ln, n);
+			if (nl == NULL)
+				buf_putc(out, '\n');
+		}
+		pos += n;
+	}
+	block_format(mx, m, base_line, (m->d_flags & MBF_OLD) != 0, out);
+	if (!in_hdr) {
+		/* the blank line as it was, then the body */
+		buf_append(out, raw + hdr_end_pos, (size_t)len - hdr_end_pos);
+	} else {
+		buf_putc(out, '\n');
+	}
+	if (out->len > 0 && out->data[out->len - 1] != '\n')
+		buf_putc(out, '\n');
+	buf_putc(out, '\n');	/* separator */
+	free(raw);
+	return 0;
+}
+
+/* one message to append, already converted */
+struct append_item {
+	struct mail_message m;	/* uid, flags, keywords, size, d_flags */
+	const char *data;
+	size_t len;
+	int64_t t;
+	int32_t zone;
+	const char *sender;
+};
+
+static void append_format(struct mbox *mx, const struct append_item *it,
+			  struct buf *out)
+{
+	const char *d = it->data;
+	size_t len = it->len, pos = 0, hdr_end = len, body = len;
+	struct buf norm;
+
+	/* RFC 3501: the text is CRLF; a bare LF becomes CRLF first */
+	buf_init(&norm, 0);
+	for (size_t i = 0; i < len; i++) {
+		if (d[i] == '\n' && (i == 0 || d[i - 1] != '\r'))
+			buf_putc(&norm, '\r');
+		buf_putc(&norm, d[i]);
+	}
+	d = norm.data;
+	len = norm.len;
+	/* the header ends at the first empty line */
+	if (len >= 2 && d[0] == '\r' && d[1] == '\n') {
+		hdr_end = 0;
+		body = 2;
+	} else {
+		const char *e = memmem(d, len, "\r\n\r\n", 4);
+		if (e != NULL) {
+			hdr_end = (size_t)(e - d) + 2;
+			body = hdr_end + 2;
+		} else {
+			hdr_end = len;
+			body = len;
+		}
+	}
+	buf_puts(out, "From ");
+	buf_puts(out, it->sender);
+	buf_putc(out, ' ');
+	date_format_from_line(it->t, it->zone, out);
+	buf_putc(out, '\n');
+	/* store lines with LF; quote From lines (mboxrd); drop hidden
+	 * headers a client sent (they would be taken for ours) */
+	bool skipping = false;
+	for (pos = 0; pos < len;) {
+		const char *ln = d + pos;
+		const char *nl = memchr(ln, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - ln) + 1 : len - pos;
+		size_t content = nl ? n - 2 : n; /* without CRLF */
+
+		if (pos == hdr_end) {
+			block_format(mx, &it->m, false, false, out);
+			buf_putc(out, '\n');
+			pos = body;
+			continue;
+		}
+		if (pos < hdr_end) {
+			if (ln[0] != ' ' && ln[0] != '\t')
+				skipping = hidden_kind(ln, n) != H_NONE;
+			if (skipping) {
+				pos += n;
+				continue;
+			}
+		}
+		if (is_quoted_from(ln, n) ||
+		    (n >= 5 && memcmp(ln, "From ", 5) == 0))
+			buf_putc(out, '>');
+		buf_append(out, ln, content);
+		buf_putc(out, '\n');
+		pos += n;
+	}
+	if (hdr_end >= len) {
+		/* no empty line: the block ends the header */
+		block_format(mx, &it->m, false, false, out);
+		buf_putc(out, '\n');
+	}
+	buf_putc(out, '\n');	/* separator */
+	buf_release(&norm);
+}
+
+static bool msg_needs_block(const struct mbox *mx, const struct mail_message *m)
+{
+	(void)mx;
+	return (m->state & MSTATE_DIRTY) != 0 ||
+		(m->d_flags & (MBF_NEED_UID | MBF_NEED_OLD)) != 0;
+}
+
+static bool header_changed(const struct mbox *mx)
+{
+	return mx->hdr_uv != mx->mb.uidvalidity ||
+		mx->hdr_last != mx->last_uid ||
+		mx->hdr_nkw != mx->mb.nkeywords;
+}
+
+/* Write everything pending: status blocks, the UID header, expunges (if
+ * expunge) and the n appended items, as one journaled change. Caller
+ * holds the write lock and has just synced. */
+static int commit(struct mbox *mx, bool expunge, struct append_item *items,
+		  unsigned n_items, const char **error_r)
+{
+	struct mailbox *mb = &mx->mb;
+	uint64_t file_len = mx->parsed_len, X = UINT64_MAX;
+	struct journal_region *regs = NULL;
+	struct buf *blocks = NULL, rewrite, pseudo_blk;
+	unsigned nregs = 0;
+	uint32_t first_live = UINT32_MAX, live = 0;
+	bool any = n_items > 0, hdr_change, need_pseudo = false;
+	int ret = 0;
+
+	for (uint32_t i = 0; i < mb->count; i++) {
+		struct mail_message *m = &mb->msgs[i];
+		if ((m->state & MSTATE_EXPUNGED) != 0)
+			continue;
+		if (expunge && (m->state & MSTATE_EXPUNGE_ME) != 0) {
+			any = true;
+			if (m->d_off < X)
+				X = m->d_off;
+			continue;
+		}
+		if (first_live == UINT32_MAX)
+			first_live = i;
+		live++;
+	}
+	/* UIDs beyond the file's last UID (appends) */
+	hdr_change = header_changed(mx);
+	if (mx->form == UIDF_NONE && (live > 0 || n_items > 0) &&
+	    !mx->mb.readonly) {
+		hdr_change = true;
+		if (live == 0 && first_live == UINT32_MAX) {
+			/* empty file: start with the pseudo message */
+			need_pseudo = true;
+			X = 0;
+		}
+	}
+	if (mx->form == UIDF_BASE && live == 0 && n_items == 0 && any) {
+		/* all messages go: keep the UID data in a pseudo message */
+		need_pseudo = true;
+		X = 0;
+	}
+	if (mx->form == UIDF_BASE && live == 0 && n_items > 0 && X != UINT64_MAX)
+		need_pseudo = true, X = 0;
+	if (hdr_change)
+		any = true;
+	for (uint32_t i = 0; i < mb->count; i++)
+		if ((mb->msgs[i].state & MSTATE_EXPUNGED) == 0 &&
+		    !(expunge && (mb->msgs[i].state & MSTATE_EXPUNGE_ME)) &&
+		    msg_needs_block(mx, &mb->msgs[i]))
+			any = true;
+	if (!any)
+		return 0;
+	if (mx->fd < 0 || !mx->fd_rw) {
+		*error_r = "Mailbox is read-only";
+		return -1;
+	}
+
+	regs = xcalloc((size_t)mb->count + 4, sizeof *regs);
+	blocks = xcalloc((size_t)mb->count + 1, sizeof *blocks);
+	buf_init(&rewrite, 0);
+	buf_init(&pseudo_blk, 0);
+
+	/* the pseudo's X-IMAP line in place, if it fits */
+	if (mx->form == UIDF_PSEUDO && hdr_change && X != 0) {
+		struct buf *b = &blocks[mb->count];
+		buf_init(b, 0);
+		buf_printf(b, "X-IMAP: %010u %010u", mb->uidvalidity,
+			   mx->last_uid);
+		for (unsigned k = 0; k < mb->nkeywords; k++)
+			buf_printf(b, " %s", mb->keywords[k]);
+		if (mx->ximap_len > 0 && b->len + 1 <= mx->ximap_len) {
+			while (b->len + 1 < mx->ximap_len)
+				buf_putc(b, ' ');
+			buf_putc(b, '\n');
+		} else {
+			X = 0;	/* rewrite the pseudo and everything */
+		}
+	}
+	/* status blocks: in place where they fit, else rewrite from there */
+	for (uint32_t i = 0; i < mb->count && X != 0; i++) {
+		struct mail_message *m = &mb->msgs[i];
+		bool base = mx->form != UIDF_PSEUDO && i == first_live;
+
+		if ((m->state & MSTATE_EXPUNGED) != 0 ||
+		    (expunge && (m->state & MSTATE_EXPUNGE_ME) != 0))
+			continue;
+		if (m->d_off >= X)
+			break;
+		if (!msg_needs_block(mx, m) && !(base && hdr_change))
+			continue;
+		if (base && m->d_off != (mx->form == UIDF_BASE ? m->d_off : 0) &&
+		    mx->form == UIDF_NONE) {
+			X = m->d_off < X ? m->d_off : X;
+			break;
+		}
+		buf_init(&blocks[i], 0);
+		block_format(mx, m, base, (m->d_flags & MBF_OLD) != 0,
+			     &blocks[i]);
+		if ((m->d_flags & MBF_SB_OK) == 0 ||
+		    !block_pad(&blocks[i], msg_sb_len(m)) ||
+		    (base && mx->form == UIDF_NONE)) {
+			if (m->d_off < X)
+				X = m->d_off;
+			break;
+		}
+	}
+	if (X == 0 && mx->form == UIDF_PSEUDO)
+		need_pseudo = true;
+	/* in-place regions before X */
+	for (uint32_t i = 0; i < mb->count; i++) {
+		struct mail_message *m = &mb->msgs[i];
+		if (blocks[i].data == NULL || m->d_off >= X)
+			continue;
+		uint64_t bl = 1;
+		char c[2];
+		if (pread_full(mx->fd, c, 2, (off_t)(m->d_aux2 - 2)) == 2 &&
+		    c[0] == '\r')
+			bl = 2;
+		regs[nregs].offset = m->d_aux2 - bl - msg_sb_len(m);
+		regs[nregs].data = blocks[i].data;
+		regs[nregs].len = blocks[i].len;
+		nregs++;
+	}
+	if (mx->form == UIDF_PSEUDO && blocks[mb->count].data != NULL &&
+	    X != 0 && blocks[mb->count].len == mx->ximap_len) {
+		regs[nregs].offset = mx->ximap_off;
+		regs[nregs].data = blocks[mb->count].data;
+		regs[nregs].len = blocks[mb->count].len;
+		nregs++;
+	}
+	/* the rewritten tail and the appended messages */
+	uint64_t region_start = X != UINT64_MAX ? X : file_len;
+	if (need_pseudo) {
+		pseudo_format(mx, &rewrite, 0);
+		mx->form = UIDF_PSEUDO;
+	}
+	if (X != UINT64_MAX) {
+		bool first_done = false;
+		for (uint32_t i = 0; i < mb->count; i++) {
+			struct mail_message *m = &mb->msgs[i];
+			if ((m->state & MSTATE_EXPUNGED) != 0 || m->d_off < X)
+				continue;
+			if (expunge && (m->state & MSTATE_EXPUNGE_ME) != 0)
+				continue;
+			bool base = mx->form != UIDF_PSEUDO && !first_done &&
+				i == first_live;
+			first_done = true;
+			if (message_regen(mx, m, base, &rewrite, error_r) < 0) {
+				ret = -1;
+				goto out;
+			}
+		}
+	}
+	for (unsigned k = 0; k < n_items; k++)
+		append_format(mx, &items[k], &rewrite);
+	if (rewrite.len > 0 || region_start < file_len) {
+		regs[nregs].offset = region_start;
+		regs[nregs].data = rewrite.data;
+		regs[nregs].len = rewrite.len;
+		nregs++;
+	}
+	uint64_t new_len = region_start + rewrite.len;
+	if (region_start == file_len && rewrite.len == 0)
+		new_len = file_len;
+	ret = journal_apply(mb->path, mx->fd, file_len, regs, nregs, new_len,
+			    error_r);
+	if (ret < 0)
+		goto out;
+
+	/* the model after the write */
+	if (mx->form == UIDF_NONE && (live > 0 || n_items > 0))
+		mx->form = UIDF_BASE;
+	mx->hdr_uv = mb->uidvalidity;
+	mx->hdr_last = mx->last_uid;
+	mx->hdr_nkw = mb->nkeywords;
+	for (uint32_t i = 0; i < mb->count; i++) {
+		struct mail_message *m = &mb->msgs[i];
+		if ((m->state & MSTATE_EXPUNGED) != 0)
+			continue;
+		m->state &= ~MSTATE_DIRTY;
+		m->d_flags &= ~(MBF_NEED_UID | MBF_NEED_OLD);
+	}
+	if (expunge) {
+		for (uint32_t i = mb->count; i > 0; i--)
+			if ((mb->msgs[i - 1].state & MSTATE_EXPUNGE_ME) != 0 &&
+			    (mb->msgs[i - 1].state & MSTATE_EXPUNGED) == 0)
+				mail_remove_message(mb, i - 1);
+	}
+	if (region_start < new_len || region_start < file_len) {
+		/* re-read the rewritten part for the new offsets */
+		struct plist pl;
+		uint32_t k = 0, skip = 0;
+
+		memset(&pl, 0, sizeof pl);
+		(void)mbox_parse(mx->fd, region_start, new_len, &pl);
+		if (need_pseudo && pl.n > 0) {
+			mx->pseudo_end = pl.n > 1 ? pl.v[1].from_off : new_len;
+			find_ximap_line(mx);
+			skip = 1;
+		}
+		k = skip;
+		for (uint32_t i = 0; i < mb->count; i++) {
+			struct mail_message *m = &mb->msgs[i];
+			if ((m->state & MSTATE_EXPUNGED) != 0 ||
+			    m->d_off < region_start)
+				continue;
+			if (k < pl.n)
+				msg_from_pmsg(m, &pl.v[k++]);
+		}
+		/* appended messages: new in this mailbox too */
+		for (unsigned a = 0; a < n_items && k < pl.n; a++, k++) {
+			struct mail_message *m = mail_add_message(mb);
+			m->uid = items[a].m.uid;
+			m->flags = items[a].m.flags | MAIL_RECENT;
+			m->keywords = items[a].m.keywords;
+			msg_from_pmsg(m, &pl.v[k]);
+			mb->recent++;
+			if (!mb->readonly && !mx->append_mode)
+				m->d_flags |= MBF_NEED_OLD | MBF_OLD;
+		}
+		plist_free(&pl);
+	}
+	if (mx->form == UIDF_PSEUDO)
+		find_ximap_line(mx);
+	mb->uidnext = mx->last_uid + 1;
+	remember_state(mx, new_len);
+out:
+	for (uint32_t i = 0; i <= mb->count; i++)
+		if (blocks[i].data != NULL)
+			buf_release(&blocks[i]);
+	free(blocks);
+	free(regs);
+	buf_release(&rewrite);
+	buf_release(&pseudo_blk);
+	return ret;
+}
+
+/* ---- locking around operations ---- */
+
+static int mbox_lock(struct mbox *mx, bool exclusive, const char **error_r)
+{
+	const char *notice;
+
+	if (mx->fd < 0 || (mx->mb.open_mode & MAIL_OPEN_LOCKED) != 0)
+		return 0;
+	if (lock_mailbox(mx->mb.path, mx->fd, exclusive ? 0 : LOCK_SHARED,
+			 &mx->lock, &notice, error_r) < 0)
+		return -1;
+	if (notice != NULL)
+		mail_set_notice(&mx->mb, notice);
+	return 0;
+}
+
+static void mbox_unlock(struct mbox *mx)
+{
+	lock_release(&mx->lock);
+}
+
+/* under the lock: repair an interrupted change before reading */
+static int recover_locked(struct mbox *mx, bool have_exclusive,
+			  const char **error_r)
+{
+	bool rec;
+
+	if (mx->fd < 0 || !journal_exists(mx->mb.path, mx->fd))
+		return 0;
+	if (!mx->fd_rw) {
+		*error_r = "Mailbox needs repair but is not writable";
+		return -1;
+	}
+	if (!have_exclusive) {
+		/* readers: come back with the write lock */
+		mbox_unlock(mx);
+		if (mbox_lock(mx, true, error_r) < 0)
+			return -1;
+	}
+	if (journal_recover(mx->mb.path, mx->fd, &rec, error_r) < 0)
+		return -1;
+	if (rec)
+		memset(&mx->st, 0, sizeof mx->st);	/* force a re-parse */
+	return 0;
+}
+
+/* lock, repair, sync and (read-write) write pending changes */
+static int mbox_update(struct mbox *mx, bool write_pending, bool expunge,
+		       struct append_item *items, unsigned n_items,
+		       const char **error_r)
+{
+	bool excl = write_pending && !mx->mb.readonly && mx->fd_rw;
+	bool replaced;
+	int ret;
+
+	(void)reopen_if_replaced(mx, &replaced);
+	if (mx->fd < 0)
+		return 0;
+	if (mbox_lock(mx, excl, error_r) < 0)
+		return -1;
+	ret = recover_locked(mx, excl, error_r);
+	if (ret == 0)
+		ret = sync_locked(mx, error_r);
+	if (ret == 0 && excl)
+		ret = commit(mx, expunge, items, n_items, error_r);
+	mbox_unlock(mx);
+	return ret;
+}
+
+/* ---- driver functions ---- */
+
+static bool mbox_probe(const char *path, const struct stat *st)
+{
+	char line[4096];
+	int fd;
+	ssize_t n;
+	int64_t t;
+	int32_t z;
+	char *nl;
+
+	if (!S_ISREG(st->st_mode))
+		return false;
+	if (st->st_size == 0)
+		return true;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	n = pread_full(fd, line, sizeof line - 1, 0);
+	close(fd);
+	if (n < 5)
+		return false;
+	line[n] = '\0';
+	nl = memchr(line, '\n', (size_t)n);
+	if (nl == NULL)
+		return false;
+	return is_from_line(line, (size_t)(nl - line) + 1, &t, &z);
+}
+
+static struct mbox *mbox_alloc(const char *path, unsigned mode)
+{
+	struct mbox *mx = xcalloc(1, sizeof *mx);
+
+	mail_mailbox_init(&mx->mb, &mbox_driver_ref(), path, mode);
+	mx->fd = -1;
+	return mx;
+}
+
+static int mbox_create(const char *path, const char **error_r)
+{
+	struct mbox *mx;
+	struct buf b;
+	int fd, ret = 0;
+	mode_t mode = (mode_t)config_int("new-mailbox-mode") & 07777;
+
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  mode ? mode : 0600);
+	if (fd < 0) {
+		*error_r = errno == EEXIST ? "Mailbox already exists" :
+			"Cannot create mailbox";
+		return -1;
+	}
+	(void)fchmod(fd, mode ? mode : 0600);
+	mx = mbox_alloc(path, 0);
+	mx->mb.uidvalidity = mail_new_uidvalidity(0);
+	buf_init(&b, 0);
+	pseudo_format(mx, &b, 0);
+	if (write_full(fd, b.data, b.len) < 0 || fsync(fd) < 0) {
+		*error_r = "Cannot write new mailbox";
+		(void)unlink(path);
+		ret = -1;
+	}
+	buf_release(&b);
+	close(fd);
+	mail_mailbox_free((struct mailbox **)&mx);
+	return ret;
+}
+
+static int mbox_remove(const char *path, const char **error_r)
+{
+	if (unlink(path) < 0) {
+		*error_r = errno == ENOENT ? "Mailbox does not exist" :
+			"Cannot delete mailbox";
+		return -1;
+	}
+	return 0;
+}
+
+static int mbox_rename(const char *from, const char *to, const char **error_r)
+{
+	if (rename(from, to) < 0) {
+		*error_r = "Cannot rename mailbox";
+		return -1;
+	}
+	return 0;
+}
+
+static struct mbox *mbox_open_internal(const char *path, unsigned mode,
+				       bool create, const char **error_r)
+{
+	struct mbox *mx = mbox_alloc(path, mode);
+	bool want_rw = (mode & MAIL_OPEN_READONLY) == 0;
+	int fd;
+
+	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC |
+		  (create ? O_CREAT : 0), 0600);
+	if (fd >= 0 && create) {
+		struct stat st;
+		if (fstat(fd, &st) == 0 && st.st_size == 0) {
+			mode_t m = (mode_t)config_int("new-mailbox-mode") & 07777;
+			(void)fchmod(fd, m ? m : 0600);
+		}
+	}
+	if (fd >= 0) {
+		mx->fd_rw = true;
+	} else if (errno == EACCES || errno == EROFS || errno == EPERM) {
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 && want_rw) {
+			/* FAQ 7.12 */
+			mx->mb.readonly = true;
+			mail_set_notice(&mx->mb, "Can't get write access to "
+					"mailbox, access is readonly");
+		}
+	}
+	if (fd < 0 && errno == ENOENT && (mode & MAIL_OPEN_INBOX) != 0) {
+		/* no spool file yet: an empty INBOX */
+		mx->mb.uidvalidity = mail_new_uidvalidity(0);
+		mx->mb.uidnext = 1;
+		return mx;
+	}
+	if (fd < 0) {
+		*error_r = errno == ENOENT ? "Mailbox does not exist" :
+			"Cannot open mailbox";
+		mail_mailbox_free((struct mailbox **)&mx);
+		return NULL;
+	}
+	mx->fd = fd;
+	return mx;
+}
+
+static void mbox_free(struct mbox **mxp)
+{
+	struct mbox *mx = *mxp;
+
+	if (mx == NULL)
+		return;
+	lock_release(&mx->lock);
+	if (mx->fd >= 0)
+		close(mx->fd);
+	mail_mailbox_free((struct mailbox **)mxp);
+}
+
+static struct mailbox *mbox_open(const char *path, unsigned mode,
+				 const char **error_r)
+{
+	struct mbox *mx = mbox_open_internal(path, mode, false, error_r);
+
+	if (mx == NULL)
+		return NULL;
+	if (mbox_update(mx, true, false, NULL, 0, error_r) < 0) {
+		mbox_free(&mx);
+		return NULL;
+	}
+	return &mx->mb;
+}
+
+static void mbox_close(struct mailbox **mbp)
+{
+	struct mbox *mx = (struct mbox *)*mbp;
+	const char *err;
+
+	if (mx == NULL)
+		return;
+	if (!mx->mb.readonly && mx->fd >= 0 &&
+	    mbox_update(mx, true, false, NULL, 0, &err) < 0)
+		log_error("%s: writing flags at close: %s", mx->mb.path, err);
+	mbox_free(&mx);
+	*mbp = NULL;
+}
+
+static int mbox_sync(struct mailbox *mb, const char **error_r)
+{
+	return mbox_update((struct mbox *)mb, true, false, NULL, 0, error_r);
+}
+
+static int mbox_flush(struct mailbox *mb, const char **error_r)
+{
+	return mbox_update((struct mbox *)mb, true, false, NULL, 0, error_r);
+}
+
+static int mbox_expunge(struct mailbox *mb, const char **error_r)
+{
+	return mbox_update((struct mbox *)mb, true, true, NULL, 0, error_r);
+}
+
+/* serve the text: hidden headers out, LF -> CRLF, and for our own
+ * messages From-unquoting and the final-newline rule */
+static void serve(const char *raw, size_t len, bool transparent,
+		  struct buf *out)
+{
+	bool in_hdr = true, skipping = false;
+	size_t pos = 0;
+
+	while (pos < len) {
+		const char *ln = raw + pos;
+		const char *nl = memchr(ln, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - ln) + 1 : len - pos;
+
+		if (in_hdr) {
+			if (is_blank_line(ln, n)) {
+				in_hdr = false;
+			} else {
+				if (ln[0] != ' ' && ln[0] != '\t')
+					skipping = hidden_kind(ln, n) != H_NONE;
+				if (skipping) {
+					pos += n;
+					continue;
+				}
+			}
+		}
+		if (transparent && ln[0] == '>' && is_quoted_from(ln, n)) {
+			ln++;
+			n--;
+			pos++;
+		}
+		if (nl == NULL) {
+			buf_append(out, ln, n);
+		} else if (transparent || n < 2 || ln[n - 2] != '\r') {
+			buf_append(out, ln, n - 1);
+			buf_append(out, "\r\n", 2);
+		} else {
+			buf_append(out, ln, n);
+		}
+		pos += n;
+	}
+}
+
+static int mbox_fetch(struct mailbox *mb, uint32_t idx, enum mail_part part,
+		      struct buf *out, const char **error_r)
+{
+	struct mbox *mx = (struct mbox *)mb;
+	struct mail_message *m;
+	struct buf text;
+	char *raw;
+	size_t rlen;
+	int ret = 0;
+
+	if (idx >= mb->count) {
+		*error_r = "Invalid message number";
+		return -1;
+	}
+	if (mbox_lock(mx, false, error_r) < 0)
+		return -1;
+	/* another session may have rewritten the file since our sync */
+	if (sync_locked(mx, error_r) < 0) {
+		mbox_unlock(mx);
+		return -1;
+	}
+	m = &mb->msgs[idx];
+	if ((m->state & MSTATE_EXPUNGED) != 0) {
+		mbox_unlock(mx);
+		*error_r = "Message has been expunged";
+		return -1;
+	}
+	if (m->d_len > SIZE_MAX / 2 || m->d_aux < m->d_off ||
+	    m->d_aux - m->d_off > m->d_len) {
+		mbox_unlock(mx);
+		*error_r = "Message too large";
+		return -1;
+	}
+	rlen = (size_t)(m->d_len - (m->d_aux - m->d_off));
+	raw = xmalloc(rlen + 1);
+	if (pread_full(mx->fd, raw, rlen, (off_t)m->d_aux) != (ssize_t)rlen) {
+		free(raw);
+		mbox_unlock(mx);
+		*error_r = "Error reading mailbox";
+		return -1;
+	}
+	mbox_unlock(mx);
+	buf_init(&text, 0);
+	bool transparent = (m->d_flags & MBF_TRANSPARENT) != 0;
+	serve(raw, rlen, transparent, &text);
+	if (transparent) {
+		unsigned trim = (m->d_flags & MBF_TRIM_MASK) >> MBF_TRIM_SHIFT;
+		if (text.len >= 2 * trim)
+			buf_truncate(&text, text.len - 2 * trim);
+		if (text.len != m->size) {
+			/* edited by someone: serve it the foreign way */
+			buf_reset(&text);
+			serve(raw, rlen, false, &text);
+		}
+	}
+	free(raw);
+	if (text.len != m->size)
+		log_warning("%s: UID %u: served %zu octets, expected %llu",
+			    mb->path, m->uid, text.len,
+			    (unsigned long long)m->size);
+	size_t h = m->hdr_size < text.len ? (size_t)m->hdr_size : text.len;
+	switch (part) {
+	case MAIL_PART_ALL:
+		buf_append(out, text.data, text.len);
+		break;
+	case MAIL_PART_HEADER:
+		buf_append(out, text.data, h);
+		break;
+	case MAIL_PART_TEXT:
+		buf_append(out, text.data + h, text.len - h);
+		break;
+	}
+	buf_release(&text);
+	return ret;
+}
+
+static int mbox_append(const char *path, const struct mail_append_msg *msgs,
+		       unsigned n, uint32_t *uidvalidity_r, uint32_t *uids_r,
+		       const char **error_r)
+{
+	struct mbox *mx;
+	struct append_item *items;
+	char *sender = NULL;
+	int ret;
+
+	mx = mbox_open_internal(path, 0, true, error_r);
+	if (mx == NULL)
+		return -1;
+	if (mx->mb.readonly || !mx->fd_rw) {
+		mbox_free(&mx);
+		*error_r = "Can't get write access to mailbox";
+		return -1;
+	}
+	mx->append_mode = true;
+	if (mbox_lock(mx, true, error_r) < 0 ||
+	    recover_locked(mx, true, error_r) < 0 ||
+	    sync_locked(mx, error_r) < 0) {
+		mbox_free(&mx);
+		return -1;
+	}
+	if (mail_user != NULL && mail_user->name != NULL)
+		sender = xstrdup(mail_user->name);
+	else
+		sender = xstrdup("MAILER-DAEMON");
+	items = xcalloc(n ? n : 1, sizeof *items);
+	ret = 0;
+	for (unsigned i = 0; i < n && ret == 0; i++) {
+		struct append_item *it = &items[i];
+		const struct mail_append_msg *am = &msgs[i];
+		size_t crlf = 0;
+
+		if (mx->last_uid == UINT32_MAX) {
+			*error_r = "Mailbox UIDs exhausted";
+			ret = -1;
+			break;
+		}
+		it->m.uid = ++mx->last_uid;
+		it->m.flags = am->flags & MAIL_SYSFLAGS;
+		for (unsigned k = 0; k < am->nkeywords; k++) {
+			int ki = mail_keyword_index(&mx->mb, am->keywords[k],
+						    true);
+			if (ki < 0) {
+				*error_r = "Too many keywords";
+				ret = -1;
+				break;
+			}
+			it->m.keywords |= 1ULL << ki;
+		}
+		/* size as served: the text with bare LFs made CRLF */
+		for (size_t j = 0; j < am->len; j++)
+			if (am->data[j] == '\n' &&
+			    (j == 0 || am->data[j - 1] != '\r'))
+				crlf++;
+		it->m.size = am->len + crlf;
+		it->m.d_flags = MBF_TRANSPARENT;
+		it->data = am->data;
+		it->len = am->len;
+		it->t = am->internaldate >= 0 ? am->internaldate :
+			(int64_t)time(NULL);
+		it->zone = am->internaldate >= 0 ? am->zone : 0;
+		it->sender = am->from_sender != NULL && *am->from_sender &&
+			strcspn(am->from_sender, " \t\r\n") ==
+			strlen(am->from_sender) ? am->from_sender : sender;
+		uids_r[i] = it->m.uid;
+	}
+	if (ret == 0) {
+		mx->mb.uidnext = mx->last_uid + 1;
+		ret = commit(mx, false, items, n, error_r);
+	}
+	*uidvalidity_r = mx->mb.uidvalidity;
+	free(items);
+	free(sender);
+	mbox_unlock(mx);
+	mbox_free(&mx);
+	return ret;
+}
 
 const struct mail_driver mbox_driver = {
 	.name = "mbox",
 	.is_directory = false,
+	.probe = mbox_probe,
+	.create = mbox_create,
+	.remove = mbox_remove,
+	.rename = mbox_rename,
+	.open = mbox_open,
+	.close = mbox_close,
+	.sync = mbox_sync,
+	.fetch = mbox_fetch,
+	.flush = mbox_flush,
+	.expunge = mbox_expunge,
+	.append = mbox_append,
+	.status = NULL,
 };

@@ -206,7 +206,7 @@ void client_login_done(struct client *c, struct auth_user *u, const char *how)
 	xfree(&c->user);
 	c->user = xstrdup(u->name);
 	log_set_user(u->name);
-	log_info("%s user=%s host=%s", how, u->name, c->host);
+	log_info("%s", how);	/* log adds user= and host= */
 	client_state_change(c, STATE_AUTH);
 	client_send_alert(c);
 	buf_init(&caps, 0);
@@ -220,8 +220,8 @@ void client_login_done(struct client *c, struct auth_user *u, const char *how)
 static void login_failed(struct client *c, const char *user,
 			 const char *error)
 {
-	log_info("Login failed user=%s auth=%s host=%s", user,
-		 error != NULL ? error : "?", c->host);
+	log_info("Login failed user=%s auth=%s", user,
+		 error != NULL ? error : "?");
 	client_no(c, "[AUTHENTICATIONFAILED] Login failed");
 	if (auth_failure_delay(++c->login_failures)) {
 		/* send the NO first so the client knows why */

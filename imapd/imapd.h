@@ -116,6 +116,17 @@ void imap_write_literal(struct ios *ios, const char *data, size_t len,
 			bool binary);
 bool imap_is_atom_safe(const char *s);
 
+/* cmd-select.c: does name exist? *known_r false if it cannot be resolved */
+bool imapd_mailbox_exists(const char *name, bool *known_r);
+/* cmd-copy.c: append copies of messages seqs[n] of mb to dest */
+int imapd_copy_messages(struct mailbox *mb, const uint32_t *seqs, uint32_t n,
+			const char *dest, uint32_t *uidvalidity_r,
+			uint32_t *uids_r, const char **error_r);
+/* "1:3,5" from a list of ascending-or-not numbers */
+void imapd_format_uids(struct buf *out, const uint32_t *uids, uint32_t n);
+/* is name the currently selected mailbox? */
+bool imapd_is_selected(struct client *c, const char *name);
+
 /* cmd-*.c */
 cmd_func cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable,
 	cmd_starttls, cmd_authenticate, cmd_login, cmd_namespace,

@@ -19,10 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#if __has_include("listener.h")
 #include "listener.h"
-#define HAVE_LISTENER 1
-#endif
 #include "log.h"
 #include "tls.h"
 #include "pop3.h"
@@ -37,22 +34,6 @@ static void usage(void)
 }
 
 /* one connection on fd (in_fd == out_fd for sockets) */
-#ifndef HAVE_LISTENER
-/* until c-client/listener.c lands */
-static const char *listener_peer_name(int fd ATTR_UNUSED)
-{
-	return "UNKNOWN";
-}
-
-static int listener_run(const char *addr ATTR_UNUSED,
-			void (*handler)(int, void *) ATTR_UNUSED,
-			void *ctx ATTR_UNUSED, const char **error_r)
-{
-	*error_r = "no listener in this build";
-	return -1;
-}
-#endif
-
 static void serve(int in_fd, int out_fd)
 {
 	const char *rhost = listener_peer_name(in_fd);

@@ -1,0 +1,253 @@
+/*
+ * deliver.c - local delivery for tmail and dmail (see deliver.h).
+ *
+ * SECURITY: the message and its headers are hostile. The read is bounded;
+ * the sender that ends up in a "From " line is reduced to printable
+ * non-space bytes so it cannot break the mbox separator; mailbox names
+ * go through mail_resolve() like any IMAP name. Privileges are the
+ * caller's business: tmail drops to the recipient before calling
+ * deliver_to(), dmail already runs as the user.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "deliver.h"
+#include "mail.h"
+#include "mailname.h"
+
+#define SENDER_MAX 256
+
+/* a sender safe for "From SENDER DATE": printable, no spaces */
+static char *sender_clean(const char *s, size_t n)
+{
+	struct buf b;
+
+	while (n > 0 && (*s == ' ' || *s == '\t' || *s == '<')) {
+		s++;
+		n--;
+	}
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' ||
+			 s[n - 1] == '>' || s[n - 1] == '\r'))
+		n--;
+	if (n == 0)
+		return xstrdup("MAILER-DAEMON");
+	if (n > SENDER_MAX)
+		n = SENDER_MAX;
+	buf_init(&b, 0);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		buf_putc(&b, c <= 0x20 || c >= 0x7f ? '_' : (char)c);
+	}
+	char *r = buf_steal(&b, NULL);
+
+	buf_release(&b);	/* buf_steal leaves a fresh empty buffer */
+	return r;
+}
+
+/* the address of a Return-Path header in the header part, or NULL */
+static char *return_path(const char *data, size_t len)
+{
+	const char *p = data, *end = data + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		if (ll == 0 || (ll == 1 && p[0] == '\r'))
+			break;		/* end of header */
+		if (ll > 12 && ascii_strncasecmp(p, "Return-Path:", 12) == 0) {
+			const char *v = p + 12, *lt, *gt;
+			size_t vl = ll - 12;
+
+			lt = memchr(v, '<', vl);
+			if (lt != NULL) {
+				gt = memchr(lt, '>', vl - (size_t)(lt - v));
+				if (gt != NULL)
+					return sender_clean(lt + 1,
+							    (size_t)(gt - lt - 1));
+			}
+			return sender_clean(v, vl);
+		}
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	return NULL;
+}
+
+int deliver_read(int fd, const char *sender_opt, size_t max,
+		 struct delivery *d, const char **error_r)
+{
+	static char errbuf[128];
+	struct buf in, out;
+	const char *p, *end;
+	char *from_sender = NULL;
+
+	memset(d, 0, sizeof *d);
+	buf_init(&in, 0);
+	for (;;) {
+		char *w = buf_reserve(&in, 65536);
+		ssize_t r = read(fd, w, 65536);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(errbuf, sizeof errbuf, "read error: %s",
+				 strerror(errno));
+			*error_r = errbuf;
+			buf_release(&in);
+			return EX_TEMPFAIL;
+		}
+		if (r == 0)
+			break;
+		buf_commit(&in, (size_t)r);
+		if (in.len > max) {
+			*error_r = "message too large";
+			buf_release(&in);
+			return EX_DATAERR;
+		}
+	}
+
+	p = in.data;
+	end = in.data + in.len;
+	if (in.len == 0) {
+		*error_r = "empty message";
+		buf_release(&in);
+		return EX_DATAERR;
+	}
+	/* the MTA's "From sender date" line: take the sender, drop the line */
+	if (in.len >= 5 && memcmp(p, "From ", 5) == 0) {
+		const char *nl = memchr(p, '\n', in.len);
+		const char *s = p + 5, *e;
+
+		if (nl == NULL)
+			nl = end;
+		while (s < nl && *s == ' ')
+			s++;
+		e = s;
+		while (e < nl && *e != ' ' && *e != '\t' && *e != '\r')
+			e++;
+		from_sender = sender_clean(s, (size_t)(e - s));
+		p = nl < end ? nl + 1 : end;
+	}
+	if (sender_opt != NULL && *sender_opt != '\0') {
+		d->sender = sender_clean(sender_opt, strlen(sender_opt));
+		free(from_sender);
+	} else if (from_sender != NULL) {
+		d->sender = from_sender;
+	} else {
+		d->sender = return_path(p, (size_t)(end - p));
+		if (d->sender == NULL)
+			d->sender = xstrdup("MAILER-DAEMON");
+	}
+
+	/* CRLF, as an IMAP client would APPEND it */
+	buf_init(&out, 0);
+	buf_reserve(&out, (size_t)(end - p) + (size_t)(end - p) / 16 + 2);
+	for (const char *q = p; q < end; q++) {
+		if (*q == '\n' && (q == p || q[-1] != '\r'))
+			buf_putc(&out, '\r');
+		buf_putc(&out, *q);
+	}
+	if (out.len > 0 && out.data[out.len - 1] != '\n')
+		buf_puts(&out, "\r\n");
+	buf_release(&in);
+	d->data = buf_steal(&out, &d->len);
+	buf_release(&out);
+	return EX_OK;
+}
+
+void deliver_free(struct delivery *d)
+{
+	xfree(&d->data);
+	xfree(&d->sender);
+	d->len = 0;
+}
+
+/* create a missing mailbox; EX_OK or EX_CANTCREAT */
+static int deliver_create(const struct mail_path *mp, const char *mailbox,
+			  const char **error_r)
+{
+	static char errbuf[300];
+	int fd;
+
+	if (!mp->is_inbox || mp->create_driver != NULL) {
+		const struct mail_driver *d = mp->create_driver != NULL ?
+			mp->create_driver : driver_default();
+		if (d->create == NULL) {
+			*error_r = "Mailbox format cannot create mailboxes";
+			return EX_CANTCREAT;
+		}
+		return mail_create(mailbox, error_r) < 0 ? EX_CANTCREAT : EX_OK;
+	}
+	/* the INBOX spool is a traditional file MTAs also write: an empty
+	 * file is an empty mbox */
+	fd = open(mp->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  (mode_t)(config_int("new-mailbox-mode") & 0666));
+	if (fd < 0 && errno != EEXIST) {
+		snprintf(errbuf, sizeof errbuf, "cannot create %s: %s",
+			 mp->path, strerror(errno));
+		*error_r = errbuf;
+		return EX_CANTCREAT;
+	}
+	if (fd >= 0)
+		close(fd);
+	return EX_OK;
+}
+
+int deliver_to(const struct delivery *d, const char *mailbox,
+	       const char **error_r)
+{
+	struct mail_append_msg msg;
+	struct mail_path mp;
+	struct stat st;
+	uint32_t uidvalidity, uid;
+	int ex;
+
+	if (mail_resolve(mailbox, &mp, error_r) < 0)
+		return EX_NOPERM;
+	if (stat(mp.path, &st) < 0) {
+		if (errno != ENOENT) {
+			mail_path_free(&mp);
+			*error_r = "cannot stat mailbox";
+			return EX_TEMPFAIL;
+		}
+		ex = deliver_create(&mp, mailbox, error_r);
+		if (ex != EX_OK) {
+			mail_path_free(&mp);
+			return ex;
+		}
+	}
+	mail_path_free(&mp);
+
+	memset(&msg, 0, sizeof msg);
+	msg.data = d->data;
+	msg.len = d->len;
+	msg.internaldate = -1;
+	msg.from_sender = d->sender;
+	if (mail_append(mailbox, &msg, 1, &uidvalidity, &uid, error_r) < 0)
+		return EX_TEMPFAIL;
+	return EX_OK;
+}
+
+const char *deliver_result_name(int ex)
+{
+	switch (ex) {
+	case EX_OK: return "delivered";
+	case EX_TEMPFAIL: return "deferred";
+	case EX_NOUSER: return "unknown user";
+	case EX_CANTCREAT: return "cannot create mailbox";
+	case EX_NOPERM: return "refused";
+	case EX_DATAERR: return "bad message";
+	case EX_USAGE: return "usage error";
+	default: return "failed";
+	}
+}

@@ -1,0 +1,44 @@
+/*
+ * deliver.h - local delivery shared by tmail (run by the MTA as root) and
+ * dmail (run by procmail as the user): read one message from a
+ * descriptor, then append it to a mailbox of mail_user with the same
+ * locking as the servers (mail_append). Results are <sysexits.h> codes,
+ * because that is what MTAs understand: EX_TEMPFAIL makes them retry,
+ * so a message is never lost to a busy or broken mailbox.
+ */
+#ifndef CC_DELIVER_H
+#define CC_DELIVER_H
+
+#include "util.h"
+
+struct delivery {
+	char *data;		/* the message, CRLF line ends */
+	size_t len;
+	char *sender;		/* envelope sender for the "From " line */
+};
+
+/*
+ * Read the whole message from fd (at most max bytes, else EX_DATAERR).
+ * A leading "From " line (as Postfix and sendmail prepend) is removed;
+ * the sender is sender_opt, else that line's address, else Return-Path,
+ * else MAILER-DAEMON. Bare LF line ends become CRLF. Returns EX_OK or an
+ * EX_* code with *error_r.
+ */
+int deliver_read(int fd, const char *sender_opt, size_t max,
+		 struct delivery *d, const char **error_r);
+void deliver_free(struct delivery *d);
+
+/*
+ * Append d to mailbox (a user-typed name, "INBOX" usually) of mail_user,
+ * creating it when missing (INBOX as an empty traditional file, other
+ * names in their #driver. or the default format). The caller already
+ * runs with the user's privileges. Returns EX_OK, EX_CANTCREAT (cannot
+ * create the mailbox), EX_NOPERM (name refused) or EX_TEMPFAIL.
+ */
+int deliver_to(const struct delivery *d, const char *mailbox,
+	       const char **error_r);
+
+/* "success" "temporary failure" ... for logs */
+const char *deliver_result_name(int ex);
+
+#endif

@@ -1,0 +1,757 @@
+/*
+ * mail.c - the generic mail layer: the mail_* operations front ends call,
+ * dispatched to the driver that owns the resolved path, and the model
+ * helpers drivers share (message slots, keywords, UIDs, flags).
+ *
+ * Also here, because it is the same for every format: the session lock
+ * (POP3 exclusivity, mbox-single-writer and its kiss of death, FAQ 7.19)
+ * and INBOX migration, which moves spool mail into an INBOX that is not
+ * the spool file (FAQ 4.5, 7.7).
+ *
+ * SECURITY: names come from the network; they are resolved (and refused
+ * per restrict-mailbox-access) by mail_resolve() before any file is
+ * touched. Sequence numbers are checked against the mailbox here so
+ * drivers only see valid indexes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "lock.h"
+#include "log.h"
+#include "mail.h"
+
+void (*mail_cache_free)(void *cache);
+
+/* ---- model helpers ---- */
+
+void mail_mailbox_init(struct mailbox *mb, const struct mail_driver *d,
+		       const char *path, unsigned mode)
+{
+	mb->driver = d;
+	mb->path = xstrdup(path);
+	mb->name = xstrdup(path);
+	mb->open_mode = mode;
+	mb->readonly = (mode & MAIL_OPEN_READONLY) != 0;
+	mb->keywords_permanent = true;
+}
+
+struct mailbox *mail_mailbox_new(const struct mail_driver *d, const char *path,
+				 unsigned mode)
+{
+	struct mailbox *mb = xcalloc(1, sizeof *mb);
+
+	mail_mailbox_init(mb, d, path, mode);
+	return mb;
+}
+
+static void message_free(struct mail_message *m)
+{
+	xfree(&m->d_name);
+	if (m->cache != NULL && mail_cache_free != NULL)
+		mail_cache_free(m->cache);
+	m->cache = NULL;
+}
+
+void mail_mailbox_free(struct mailbox **mbp)
+{
+	struct mailbox *mb = *mbp;
+
+	if (mb == NULL)
+		return;
+	for (uint32_t i = 0; i < mb->count; i++)
+		message_free(&mb->msgs[i]);
+	free(mb->msgs);
+	for (unsigned i = 0; i < mb->nkeywords; i++)
+		free(mb->keywords[i]);
+	session_lock_release(&mb->session_lock);
+	free(mb->notice);
+	free(mb->name);
+	free(mb->path);
+	free(mb->spool_path);
+	xfree(mbp);
+}
+
+void mail_set_notice(struct mailbox *mb, const char *text)
+{
+	if (mb->notice == NULL)
+		mb->notice = xstrdup(text);
+}
+
+struct mail_message *mail_add_message(struct mailbox *mb)
+{
+	struct mail_message *m;
+
+	if (mb->count == UINT32_MAX)
+		panic("too many messages");
+	if (mb->count == mb->alloc) {
+		uint32_t n = mb->alloc < 64 ? 64 :
+			(mb->alloc > UINT32_MAX / 2 ? UINT32_MAX : mb->alloc * 2);
+		mb->msgs = xreallocarray(mb->msgs, n, sizeof *mb->msgs);
+		mb->alloc = n;
+	}
+	m = &mb->msgs[mb->count++];
+	memset(m, 0, sizeof *m);
+	return m;
+}
+
+void mail_remove_message(struct mailbox *mb, uint32_t idx)
+{
+	if (idx >= mb->count)
+		panic("mail_remove_message: index %u of %u", idx, mb->count);
+	if ((mb->msgs[idx].flags & MAIL_RECENT) != 0 && mb->recent > 0)
+		mb->recent--;
+	message_free(&mb->msgs[idx]);
+	memmove(&mb->msgs[idx], &mb->msgs[idx + 1],
+		(size_t)(mb->count - idx - 1) * sizeof *mb->msgs);
+	mb->count--;
+	if (mb->ev.expunged != NULL)
+		mb->ev.expunged(mb->ev.ctx, mb, idx + 1);
+}
+
+uint32_t mail_uid_to_seq(const struct mailbox *mb, uint32_t uid)
+{
+	uint32_t lo = 0, hi = mb->count;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (mb->msgs[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < mb->count && mb->msgs[lo].uid == uid ? lo + 1 : 0;
+}
+
+uint32_t mail_new_uidvalidity(uint32_t previous)
+{
+	uint32_t t = (uint32_t)time(NULL);
+
+	if (t <= previous)
+		t = previous + 1;
+	return t == 0 ? 1 : t;
+}
+
+/* ---- flags and keywords ---- */
+
+static const struct {
+	const char *name;
+	uint32_t bit;
+} flag_names[] = {
+	{ "\\Seen", MAIL_SEEN },
+	{ "\\Answered", MAIL_ANSWERED },
+	{ "\\Flagged", MAIL_FLAGGED },
+	{ "\\Deleted", MAIL_DELETED },
+	{ "\\Draft", MAIL_DRAFT },
+	{ "\\Recent", MAIL_RECENT },
+};
+
+const char *mail_flag_name(uint32_t flag)
+{
+	for (size_t i = 0; i < N_ELEMENTS(flag_names); i++)
+		if (flag_names[i].bit == flag)
+			return flag_names[i].name;
+	return NULL;
+}
+
+bool mail_keyword_valid(const char *kw)
+{
+	size_t n = 0;
+
+	if (kw[0] == '\0' || kw[0] == '\\')
+		return false;
+	for (const unsigned char *p = (const unsigned char *)kw; *p; p++, n++) {
+		if (*p <= 0x20 || *p >= 0x7f || strchr("(){%*\"\\]", *p))
+			return false;
+	}
+	return n <= MAIL_KEYWORD_MAX_LEN;
+}
+
+uint32_t mail_flag_parse(const char *atom, bool *is_keyword_r)
+{
+	*is_keyword_r = false;
+	if (atom[0] == '\\') {
+		for (size_t i = 0; i < N_ELEMENTS(flag_names); i++)
+			if (ascii_strcasecmp(atom, flag_names[i].name) == 0)
+				return flag_names[i].bit;
+		return 0;
+	}
+	*is_keyword_r = mail_keyword_valid(atom);
+	return 0;
+}
+
+int mail_keyword_index(struct mailbox *mb, const char *kw, bool create)
+{
+	for (unsigned i = 0; i < mb->nkeywords; i++)
+		if (ascii_strcasecmp(mb->keywords[i], kw) == 0)
+			return (int)i;
+	if (!create || !mb->keywords_permanent || !mail_keyword_valid(kw) ||
+	    mb->nkeywords >= MAIL_MAX_KEYWORDS)
+		return -1;
+	mb->keywords[mb->nkeywords] = xstrdup(kw);
+	return (int)mb->nkeywords++;
+}
+
+/* ---- session locks ---- */
+
+static int mailbox_session_lock(struct mailbox *mb, const char **error_r)
+{
+	struct stat st;
+	unsigned flags;
+	const char *err;
+
+	if (stat(mb->path, &st) < 0)
+		return 0;	/* a missing INBOX: nothing to lock yet */
+	if ((mb->open_mode & MAIL_OPEN_POP3) != 0)
+		flags = SESSION_LOCK_POP3 | SESSION_LOCK_KISS;
+	else if (!mb->readonly && config_bool("mbox-single-writer") &&
+		 strcmp(mb->driver->name, "mbox") == 0)
+		flags = SESSION_LOCK_KISS;
+	else
+		return 0;
+	if (session_lock_take(&st, flags, &mb->session_lock, &err) == 0)
+		return 0;
+	if ((flags & SESSION_LOCK_POP3) != 0) {
+		*error_r = err;
+		return -1;
+	}
+	/* FAQ 7.11 */
+	mb->readonly = true;
+	mail_set_notice(mb, err);
+	return 0;
+}
+
+/* the kiss of death arrived: give the mailbox up (FAQ 7.19) */
+static int mailbox_lost(struct mailbox *mb, const char **error_r)
+{
+	const char *err;
+
+	lock_kiss_received = 0;
+	if (!mb->readonly && mb->driver->flush != NULL)
+		(void)mb->driver->flush(mb, &err);
+	log_notice("Killed (lost mailbox lock)");
+	session_lock_release(&mb->session_lock);
+	mb->readonly = true;
+	if (mb->ev.lost != NULL)
+		mb->ev.lost(mb->ev.ctx, mb, "Killed (lost mailbox lock)");
+	*error_r = "Killed (lost mailbox lock)";
+	return -1;
+}
+
+/* ---- INBOX migration ---- */
+
+/* Move the messages of the spool file into mb (FAQ 7.7). The spool stays
+ * locked from the read until it is truncated, so no delivery happens in
+ * between; the append is durable before the truncation, so a crash can
+ * at worst duplicate, never lose, mail. */
+static int inbox_migrate(struct mailbox *mb, const char **error_r)
+{
+	const struct mail_driver *sd;
+	struct mail_lock *lk = NULL;
+	struct mailbox *smb = NULL;
+	struct mail_append_msg *am = NULL;
+	struct buf *texts = NULL;
+	const char **kwl = NULL;
+	uint32_t *uids = NULL, uv;
+	const char *notice, *err;
+	struct stat st;
+	int fd, ret = 0;
+
+	if (mb->spool_path == NULL || mb->readonly ||
+	    (mb->open_mode & MAIL_OPEN_NOINBOXMOVE) != 0 ||
+	    strcmp(mb->spool_path, mb->path) == 0)
+		return 0;
+	if (stat(mb->spool_path, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size == 0)
+		return 0;
+	sd = driver_detect(mb->spool_path);
+	if (sd == NULL || strcmp(sd->name, "mbox") != 0)
+		return 0;
+	fd = open(mb->spool_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		log_warning("open %s: %m", mb->spool_path);
+		return 0;
+	}
+	if (lock_mailbox(mb->spool_path, fd, 0, &lk, &notice, &err) < 0) {
+		close(fd);
+		return 0;	/* busy: next sync tries again */
+	}
+	if (notice != NULL)
+		mail_set_notice(mb, notice);
+	smb = sd->open(mb->spool_path, MAIL_OPEN_READONLY |
+		       MAIL_OPEN_NOINBOXMOVE | MAIL_OPEN_LOCKED, &err);
+	if (smb == NULL || smb->count == 0)
+		goto out;
+	uint32_t n = smb->count;
+	am = xcalloc(n, sizeof *am);
+	texts = xcalloc(n, sizeof *texts);
+	uids = xcalloc(n, sizeof *uids);
+	kwl = xcalloc((size_t)n * MAIL_MAX_KEYWORDS + 1, sizeof *kwl);
+	for (uint32_t i = 0; i < n; i++) {
+		struct mail_message *m = &smb->msgs[i];
+		unsigned k = 0;
+
+		buf_init(&texts[i], 0);
+		if (sd->fetch(smb, i, MAIL_PART_ALL, &texts[i], error_r) < 0) {
+			ret = -1;
+			goto out;
+		}
+		am[i].data = texts[i].data;
+		am[i].len = texts[i].len;
+		am[i].flags = m->flags & MAIL_SYSFLAGS;
+		am[i].internaldate = m->internaldate;
+		am[i].zone = m->zone;
+		am[i].keywords = kwl + (size_t)i * MAIL_MAX_KEYWORDS;
+		for (unsigned b = 0; b < smb->nkeywords; b++)
+			if ((m->keywords & (1ULL << b)) != 0)
+				kwl[(size_t)i * MAIL_MAX_KEYWORDS + k++] =
+					smb->keywords[b];
+		am[i].nkeywords = k;
+	}
+	if (mb->driver->append(mb->path, am, n, &uv, uids, error_r) < 0) {
+		ret = -1;
+		goto out;
+	}
+	/* the mail is safe in the INBOX: now empty the spool */
+	if (ftruncate(fd, 0) < 0 || fsync(fd) < 0) {
+		log_error("truncate %s: %m", mb->spool_path);
+	} else {
+		log_info("Moved %lld bytes of new mail to %s from %s",
+			 (long long)st.st_size, mb->path, mb->spool_path);
+	}
+out:
+	if (texts != NULL)
+		for (uint32_t i = 0; i < smb->count; i++)
+			buf_release(&texts[i]);
+	free(texts);
+	free(am);
+	free(uids);
+	free(kwl);
+	if (smb != NULL)
+		smb->driver->close(&smb);
+	lock_release(&lk);
+	close(fd);
+	return ret;
+}
+
+/* ---- operations ---- */
+
+static const struct mail_driver *open_driver(const struct mail_path *mp,
+					     unsigned *mode, const char **error_r)
+{
+	if (mp->driver != NULL)
+		return mp->driver;
+	if (mp->is_inbox) {
+		/* the spool file does not exist yet: an empty INBOX */
+		const struct mail_driver *d = driver_lookup("mbox");
+		*mode |= MAIL_OPEN_INBOX;
+		if (d != NULL)
+			return d;
+	}
+	*error_r = "Mailbox does not exist";
+	return NULL;
+}
+
+struct mailbox *mail_open(const char *name, unsigned mode, const char **error_r)
+{
+	struct mail_path mp;
+	const struct mail_driver *d;
+	struct mailbox *mb;
+
+	if (mail_resolve(name, &mp, error_r) < 0)
+		return NULL;
+	d = open_driver(&mp, &mode, error_r);
+	if (d == NULL || d->open == NULL) {
+		if (d != NULL)
+			*error_r = "Mailbox format cannot be opened";
+		mail_path_free(&mp);
+		return NULL;
+	}
+	mb = d->open(mp.path, mode, error_r);
+	if (mb == NULL) {
+		mail_path_free(&mp);
+		return NULL;
+	}
+	free(mb->name);
+	mb->name = mp.name;
+	mp.name = NULL;
+	mb->is_inbox = mp.is_inbox;
+	free(mb->spool_path);
+	mb->spool_path = mp.spool_path;
+	mp.spool_path = NULL;
+	mail_path_free(&mp);
+
+	if (mailbox_session_lock(mb, error_r) < 0) {
+		d->close(&mb);
+		return NULL;
+	}
+	if (mb->spool_path != NULL && !mb->readonly) {
+		const char *err;
+		if (inbox_migrate(mb, &err) < 0)
+			log_error("%s: moving new mail failed: %s", mb->path,
+				  err);
+		else if (d->sync(mb, &err) < 0)
+			log_error("%s: %s", mb->path, err);
+	}
+	return mb;
+}
+
+void mail_close(struct mailbox **mbp)
+{
+	if (*mbp == NULL)
+		return;
+	(*mbp)->driver->close(mbp);
+	*mbp = NULL;
+}
+
+int mail_sync(struct mailbox *mb, bool allow_expunge, const char **error_r)
+{
+	if (lock_kiss_received && mb->session_lock != NULL &&
+	    (mb->open_mode & MAIL_OPEN_POP3) == 0)
+		return mailbox_lost(mb, error_r);
+	if (mb->notice != NULL && mb->ev.notice != NULL) {
+		mb->ev.notice(mb->ev.ctx, mb, mb->notice);
+		xfree(&mb->notice);
+	}
+	if (mb->spool_path != NULL) {
+		const char *err;
+		if (inbox_migrate(mb, &err) < 0)
+			log_error("%s: moving new mail failed: %s", mb->path,
+				  err);
+	}
+	if (mb->driver->sync(mb, error_r) < 0)
+		return -1;
+	if (allow_expunge) {
+		for (uint32_t i = mb->count; i > 0; i--)
+			if ((mb->msgs[i - 1].state & MSTATE_EXPUNGED) != 0)
+				mail_remove_message(mb, i - 1);
+	}
+	for (uint32_t i = 0; i < mb->count; i++) {
+		struct mail_message *m = &mb->msgs[i];
+
+		if ((m->state & MSTATE_FLAGS_CHANGED) == 0 ||
+		    (m->state & MSTATE_EXPUNGED) != 0)
+			continue;
+		m->state &= ~MSTATE_FLAGS_CHANGED;
+		if (mb->ev.flags_changed != NULL)
+			mb->ev.flags_changed(mb->ev.ctx, mb, i + 1);
+	}
+	return 0;
+}
+
+int mail_fetch(struct mailbox *mb, uint32_t seq, enum mail_part part,
+	       struct buf *out, const char **error_r)
+{
+	if (seq == 0 || seq > mb->count) {
+		*error_r = "Invalid message sequence number";
+		return -1;
+	}
+	return mb->driver->fetch(mb, seq - 1, part, out, error_r);
+}
+
+int mail_store(struct mailbox *mb, uint32_t seq, enum mail_store_op op,
+	       uint32_t flags, uint64_t keywords)
+{
+	struct mail_message *m;
+	uint32_t nf;
+	uint64_t nk;
+
+	if (seq == 0 || seq > mb->count || mb->readonly)
+		return -1;
+	m = &mb->msgs[seq - 1];
+	flags &= MAIL_SYSFLAGS;
+	if (mb->nkeywords < 64)
+		keywords &= (1ULL << mb->nkeywords) - 1;
+	switch (op) {
+	case MAIL_STORE_SET:
+		nf = (m->flags & ~MAIL_SYSFLAGS) | flags;
+		nk = keywords;
+		break;
+	case MAIL_STORE_ADD:
+		nf = m->flags | flags;
+		nk = m->keywords | keywords;
+		break;
+	case MAIL_STORE_REMOVE:
+		nf = m->flags & ~flags;
+		nk = m->keywords & ~keywords;
+		break;
+	default:
+		return -1;
+	}
+	if (nf != m->flags || nk != m->keywords) {
+		m->flags = nf;
+		m->keywords = nk;
+		m->state |= MSTATE_DIRTY;
+	}
+	return 0;
+}
+
+int mail_flush(struct mailbox *mb, const char **error_r)
+{
+	if (mb->readonly)
+		return 0;
+	return mb->driver->flush(mb, error_r);
+}
+
+int mail_expunge(struct mailbox *mb, bool (*filter)(void *ctx, uint32_t uid),
+		 void *filter_ctx, const char **error_r)
+{
+	uint32_t marked = 0;
+	int ret;
+
+	if (mb->readonly) {
+		*error_r = "Mailbox is read-only";
+		return -1;
+	}
+	for (uint32_t i = 0; i < mb->count; i++) {
+		struct mail_message *m = &mb->msgs[i];
+
+		m->state &= ~MSTATE_EXPUNGE_ME;
+		if ((m->flags & MAIL_DELETED) == 0 ||
+		    (m->state & MSTATE_EXPUNGED) != 0)
+			continue;
+		if (filter != NULL && !filter(filter_ctx, m->uid))
+			continue;
+		m->state |= MSTATE_EXPUNGE_ME;
+		marked++;
+	}
+	if (marked == 0)
+		return mail_flush(mb, error_r);
+	ret = mb->driver->expunge(mb, error_r);
+	for (uint32_t i = 0; i < mb->count; i++)
+		mb->msgs[i].state &= ~MSTATE_EXPUNGE_ME;
+	return ret;
+}
+
+int mail_append(const char *name, const struct mail_append_msg *msgs,
+		unsigned n, uint32_t *uidvalidity_r, uint32_t *uids_r,
+		const char **error_r)
+{
+	struct mail_path mp;
+	const struct mail_driver *d;
+	unsigned mode = 0;
+	int ret;
+
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned k = 0; k < msgs[i].nkeywords; k++)
+			if (!mail_keyword_valid(msgs[i].keywords[k])) {
+				*error_r = "Invalid keyword";
+				return -1;
+			}
+	if (mail_resolve(name, &mp, error_r) < 0)
+		return -1;
+	d = open_driver(&mp, &mode, error_r);
+	if (d == NULL) {
+		*error_r = "[TRYCREATE] Mailbox does not exist";
+		mail_path_free(&mp);
+		return -1;
+	}
+	if (d->append == NULL) {
+		*error_r = "Mailbox format does not support APPEND";
+		mail_path_free(&mp);
+		return -1;
+	}
+	ret = d->append(mp.path, msgs, n, uidvalidity_r, uids_r, error_r);
+	mail_path_free(&mp);
+	return ret;
+}
+
+int mail_status(const char *name, struct mail_status *st, const char **error_r)
+{
+	struct mail_path mp;
+	const struct mail_driver *d;
+	struct mailbox *mb;
+	unsigned mode = MAIL_OPEN_READONLY | MAIL_OPEN_NOINBOXMOVE;
+
+	memset(st, 0, sizeof *st);
+	if (mail_resolve(name, &mp, error_r) < 0)
+		return -1;
+	d = open_driver(&mp, &mode, error_r);
+	if (d == NULL) {
+		mail_path_free(&mp);
+		return -1;
+	}
+	if (d->status != NULL && (mode & MAIL_OPEN_INBOX) == 0 &&
+	    mp.spool_path == NULL) {
+		int ret = d->status(mp.path, &st->messages, &st->recent,
+				    &st->unseen, &st->uidnext,
+				    &st->uidvalidity, error_r);
+		mail_path_free(&mp);
+		return ret;
+	}
+	mb = d->open(mp.path, mode, error_r);
+	mail_path_free(&mp);
+	if (mb == NULL)
+		return -1;
+	st->messages = mb->count;
+	st->recent = mb->recent;
+	for (uint32_t i = 0; i < mb->count; i++)
+		if ((mb->msgs[i].flags & MAIL_SEEN) == 0)
+			st->unseen++;
+	st->uidnext = mb->uidnext;
+	st->uidvalidity = mb->uidvalidity;
+	d->close(&mb);
+	return 0;
+}
+
+/* create the missing parent directories of path (IMAP CREATE a/b/c) */
+static int mkdir_parents(const char *path, const char **error_r)
+{
+	char *p = xstrdup(path);
+	int ret = 0;
+
+	for (char *s = p + 1; (s = strchr(s, '/')) != NULL; s++) {
+		*s = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+			*error_r = "Cannot create parent directory";
+			ret = -1;
+			break;
+		}
+		*s = '/';
+	}
+	free(p);
+	return ret;
+}
+
+int mail_create(const char *name, const char **error_r)
+{
+	struct mail_path mp;
+	const struct mail_driver *d;
+	size_t len = strlen(name);
+	struct stat st;
+	int ret;
+
+	if (mail_resolve(name, &mp, error_r) < 0)
+		return -1;
+	if (lstat(mp.path, &st) == 0) {
+		*error_r = "Mailbox already exists";
+		mail_path_free(&mp);
+		return -1;
+	}
+	if (len > 0 && name[len - 1] == '/') {
+		/* a directory that holds mailboxes */
+		ret = mkdir_parents(mp.path, error_r);
+		mail_path_free(&mp);
+		return ret;
+	}
+	d = mp.create_driver != NULL ? mp.create_driver : driver_default();
+	ret = mkdir_parents(mp.path, error_r);
+	if (ret == 0)
+		ret = d->create(mp.path, error_r);
+	mail_path_free(&mp);
+	return ret;
+}
+
+int mail_delete(const char *name, const char **error_r)
+{
+	struct mail_path mp;
+	struct stat st;
+	int ret;
+
+	if (mail_resolve(name, &mp, error_r) < 0)
+		return -1;
+	if (mp.is_inbox) {
+		*error_r = "Cannot delete INBOX";
+		mail_path_free(&mp);
+		return -1;
+	}
+	if (mp.driver != NULL) {
+		ret = mp.driver->remove(mp.path, error_r);
+	} else if (lstat(mp.path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		ret = rmdir(mp.path);
+		if (ret < 0)
+			*error_r = errno == ENOTEMPTY ?
+				"Directory has inferior mailboxes" :
+				"Cannot delete directory";
+	} else {
+		*error_r = "Mailbox does not exist";
+		ret = -1;
+	}
+	mail_path_free(&mp);
+	return ret;
+}
+
+/* RENAME INBOX: move its messages into a new mailbox, INBOX stays */
+static int rename_inbox(const char *to, const char **error_r)
+{
+	struct mailbox *mb = mail_open("INBOX", MAIL_OPEN_NOINBOXMOVE, error_r);
+	int ret = 0;
+
+	if (mb == NULL)
+		return -1;
+	if (mail_create(to, error_r) < 0) {
+		mail_close(&mb);
+		return -1;
+	}
+	for (uint32_t i = 0; i < mb->count && ret == 0; i++) {
+		struct mail_message *m = &mb->msgs[i];
+		struct mail_append_msg am;
+		const char *kw[MAIL_MAX_KEYWORDS];
+		struct buf b;
+		uint32_t uv, uid;
+
+		memset(&am, 0, sizeof am);
+		buf_init(&b, 0);
+		ret = mb->driver->fetch(mb, i, MAIL_PART_ALL, &b, error_r);
+		for (unsigned k = 0; k < mb->nkeywords; k++)
+			if ((m->keywords & (1ULL << k)) != 0)
+				kw[am.nkeywords++] = mb->keywords[k];
+		am.data = b.data;
+		am.len = b.len;
+		am.flags = m->flags & MAIL_SYSFLAGS;
+		am.keywords = kw;
+		am.internaldate = m->internaldate;
+		am.zone = m->zone;
+		if (ret == 0)
+			ret = mail_append(to, &am, 1, &uv, &uid, error_r);
+		buf_release(&b);
+		m->flags |= MAIL_DELETED;
+		m->state |= MSTATE_DIRTY;
+	}
+	if (ret == 0)
+		ret = mail_expunge(mb, NULL, NULL, error_r);
+	mail_close(&mb);
+	return ret;
+}
+
+int mail_rename(const char *from, const char *to, const char **error_r)
+{
+	struct mail_path mf, mt;
+	struct stat st;
+	int ret;
+
+	if (mail_resolve(from, &mf, error_r) < 0)
+		return -1;
+	if (mail_resolve(to, &mt, error_r) < 0) {
+		mail_path_free(&mf);
+		return -1;
+	}
+	if (mt.is_inbox || lstat(mt.path, &st) == 0) {
+		*error_r = "Mailbox already exists";
+		ret = -1;
+	} else if (mf.is_inbox) {
+		ret = rename_inbox(to, error_r);
+	} else if (mf.driver != NULL) {
+		ret = mkdir_parents(mt.path, error_r);
+		if (ret == 0)
+			ret = mf.driver->rename(mf.path, mt.path, error_r);
+	} else if (lstat(mf.path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		ret = mkdir_parents(mt.path, error_r);
+		if (ret == 0 && rename(mf.path, mt.path) < 0) {
+			*error_r = "Cannot rename directory";
+			ret = -1;
+		}
+	} else {
+		*error_r = "Mailbox does not exist";
+		ret = -1;
+	}
+	mail_path_free(&mf);
+	mail_path_free(&mt);
+	return ret;
+}

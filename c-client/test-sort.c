@@ -1,0 +1,318 @@
+/*
+ * test-sort.c - SORT (RFC 5256, RFC 5957 DISPLAYFROM/DISPLAYTO): every
+ * criterion alone and with REVERSE, multi-key sorts, ties broken by
+ * sequence number, bad criteria.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "date.h"
+#include "imap-arg.h"
+#include "search.h"
+#include "test.h"
+
+/* ---- an in-memory mailbox ---- */
+
+static char **fake_text;
+static size_t *fake_len;
+
+static int fake_fetch(struct mailbox *mb, uint32_t idx, enum mail_part part,
+		      struct buf *out, const char **error_r)
+{
+	const char *t, *e;
+	size_t len, h;
+
+	if (idx >= mb->count) {
+		*error_r = "no such message";
+		return -1;
+	}
+	t = fake_text[idx];
+	len = fake_len[idx];
+	e = memmem(t, len, "\r\n\r\n", 4);
+	h = e != NULL ? (size_t)(e - t) + 4 : len;
+	if (part == MAIL_PART_HEADER)
+		buf_append(out, t, h);
+	else if (part == MAIL_PART_TEXT)
+		buf_append(out, t + h, len - h);
+	else
+		buf_append(out, t, len);
+	return 0;
+}
+
+static const struct mail_driver fake_driver = {
+	.name = "fake",
+	.fetch = fake_fetch,
+};
+
+static struct mailbox *fake_new(void)
+{
+	struct mailbox *mb = xcalloc(1, sizeof *mb);
+
+	mb->driver = &fake_driver;
+	return mb;
+}
+
+/* add a message given with LF line ends; returns its slot */
+static struct mail_message *fake_add(struct mailbox *mb, const char *text,
+				     uint32_t uid, uint32_t flags,
+				     const char *idate)
+{
+	struct mail_message *m;
+	struct buf b;
+
+	if (mb->count == mb->alloc) {
+		mb->alloc = mb->alloc ? mb->alloc * 2 : 16;
+		mb->msgs = xreallocarray(mb->msgs, mb->alloc, sizeof *mb->msgs);
+		fake_text = xreallocarray(fake_text, mb->alloc, sizeof *fake_text);
+		fake_len = xreallocarray(fake_len, mb->alloc, sizeof *fake_len);
+	}
+	buf_init(&b, 0);
+	for (const char *p = text; *p != '\0'; p++) {
+		if (*p == '\n')
+			buf_putc(&b, '\r');
+		buf_putc(&b, *p);
+	}
+	m = &mb->msgs[mb->count];
+	memset(m, 0, sizeof *m);
+	m->uid = uid;
+	m->flags = flags;
+	m->size = b.len;
+	if (idate != NULL)
+		CHECK(date_parse_imap_datetime(idate, &m->internaldate, &m->zone));
+	fake_text[mb->count] = buf_steal(&b, &fake_len[mb->count]);
+	buf_release(&b);
+	mb->uidnext = uid + 1;
+	mb->count++;
+	return m;
+}
+
+static void fake_free(struct mailbox **mbp)
+{
+	struct mailbox *mb = *mbp;
+
+	for (uint32_t i = 0; i < mb->count; i++)
+		free(fake_text[i]);
+	for (unsigned i = 0; i < mb->nkeywords; i++)
+		free(mb->keywords[i]);
+	free(fake_text);
+	free(fake_len);
+	fake_text = NULL;
+	fake_len = NULL;
+	free(mb->msgs);
+	free(mb);
+	*mbp = NULL;
+}
+
+/* ---- the test mailbox ---- */
+static struct mailbox *build(void)
+{
+	struct mailbox *mb = fake_new();
+	struct mail_message *m;
+
+	m = fake_add(mb,
+		"From: \"Zed\" <zed@a.example>\n"
+		"To: \"Amy\" <amy@b.example>\n"
+		"Cc: mike@c.example\n"
+		"Subject: Re: beta\n"
+		"Date: Thu, 2 Jan 2020 10:00:00 +0000\n"
+		"\nbody\n", 1, 0, "05-Jan-2020 00:00:00 +0000");
+	m->size = 300;
+	m = fake_add(mb,
+		"From: alice@x.example\n"
+		"To: =?UTF-8?Q?=C3=89mile?= <emile@b.example>\n"
+		"Subject: alpha\n"
+		"Date: Fri, 3 Jan 2020 10:00:00 +0000\n"
+		"\nbody\n", 2, 0, "01-Jan-2020 00:00:00 +0000");
+	m->size = 100;
+	m = fake_add(mb,
+		"From: Bob <bob@x.example>\n"
+		"To: carl@b.example\n"
+		"Subject: [list] Fwd: Beta (fwd)\n"
+		"\nbody\n", 3, 0, "04-Jan-2020 00:00:00 +0000");
+	m->size = 200;
+	m = fake_add(mb,
+		"From: bob@x.example\n"
+		"Subject: gamma\n"
+		"Date: Thu, 2 Jan 2020 11:00:00 +0100\n"
+		"\nbody\n", 4, 0, "02-Jan-2020 00:00:00 +0000");
+	m->size = 200;
+	return mb;
+}
+
+static char *sort_run(struct mailbox *mb, const char *criteria,
+		      const uint32_t *in, uint32_t n)
+{
+	struct imap_args *args;
+	const char *error = NULL;
+	uint32_t *seqs;
+	struct buf out;
+
+	args = imap_args_parse(criteria, strlen(criteria), &error);
+	if (args == NULL)
+		return xstrdup("ARGS");
+	seqs = xreallocarray(NULL, n + 1, sizeof *seqs);
+	for (uint32_t i = 0; i < n; i++)
+		seqs[i] = in != NULL ? in[i] : i + 1;
+	buf_init(&out, 0);
+	if (!sort_messages(mb, imap_args_get(args), seqs, n, &error)) {
+		CHECK(error != NULL);
+		buf_puts(&out, "BAD");
+	} else {
+		for (uint32_t i = 0; i < n; i++)
+			buf_printf(&out, "%s%u", i > 0 ? " " : "", seqs[i]);
+	}
+	free(seqs);
+	imap_args_free(&args);
+	{ char *s = buf_steal(&out, NULL); buf_release(&out); return s; }
+}
+
+#define EXPECT(mb, crit, want) do { \
+	char *r_ = sort_run(mb, crit, NULL, (mb)->count); \
+	if (strcmp(r_, want) != 0) { test_failures++; \
+		fprintf(stderr, "  %s:%d: SORT (%s) -> \"%s\", expected \"%s\"\n", \
+			__FILE__, __LINE__, crit, r_, want); } \
+	free(r_); } while (0)
+
+static void test_sort_each(void)
+{
+	struct mailbox *mb = build();
+
+	EXPECT(mb, "ARRIVAL", "2 4 3 1");
+	EXPECT(mb, "REVERSE ARRIVAL", "1 3 4 2");
+	/* 1 and 4 were sent at the same instant: sequence order */
+	EXPECT(mb, "DATE", "1 4 2 3");
+	EXPECT(mb, "REVERSE DATE", "3 2 1 4");
+	EXPECT(mb, "SIZE", "2 3 4 1");
+	EXPECT(mb, "REVERSE SIZE", "1 3 4 2");
+	EXPECT(mb, "FROM", "2 3 4 1");
+	EXPECT(mb, "REVERSE FROM", "1 3 4 2");
+	EXPECT(mb, "TO", "4 1 3 2");
+	EXPECT(mb, "REVERSE TO", "2 3 1 4");
+	EXPECT(mb, "CC", "2 3 4 1");
+	EXPECT(mb, "REVERSE CC", "1 2 3 4");
+	EXPECT(mb, "SUBJECT", "2 1 3 4");
+	EXPECT(mb, "REVERSE SUBJECT", "4 1 3 2");
+	EXPECT(mb, "DISPLAYFROM", "2 3 4 1");
+	EXPECT(mb, "REVERSE DISPLAYFROM", "1 4 3 2");
+	EXPECT(mb, "DISPLAYTO", "4 1 3 2");
+	EXPECT(mb, "REVERSE DISPLAYTO", "2 3 1 4");
+	EXPECT(mb, "reverse arrival", "1 3 4 2");
+	EXPECT(mb, "(REVERSE ARRIVAL)", "1 3 4 2");
+	fake_free(&mb);
+}
+
+static void test_sort_multi(void)
+{
+	struct mailbox *mb = build();
+
+	EXPECT(mb, "SUBJECT REVERSE DATE", "2 3 1 4");
+	EXPECT(mb, "SUBJECT DATE", "2 1 3 4");
+	EXPECT(mb, "SIZE FROM", "2 3 4 1");
+	EXPECT(mb, "SIZE REVERSE ARRIVAL", "2 3 4 1");
+	EXPECT(mb, "SIZE ARRIVAL", "2 4 3 1");
+	EXPECT(mb, "FROM SUBJECT", "2 3 4 1");
+	EXPECT(mb, "REVERSE FROM REVERSE SUBJECT", "1 4 3 2");
+	/* a subset, in any order */
+	{
+		static const uint32_t sub[] = { 3, 1 };
+		char *r = sort_run(mb, "SIZE", sub, 2);
+		CHECK_STR(r, "3 1");
+		free(r);
+	}
+	fake_free(&mb);
+}
+
+static void test_sort_bad(void)
+{
+	struct mailbox *mb = build();
+	struct buf canon;
+	struct imap_args *args;
+	const char *error;
+
+	EXPECT(mb, "FOO", "BAD");
+	EXPECT(mb, "REVERSE", "BAD");
+	EXPECT(mb, "DATE REVERSE", "BAD");
+	EXPECT(mb, "REVERSE REVERSE DATE", "BAD");
+	EXPECT(mb, "\"DATE\"", "BAD");
+	EXPECT(mb, "(DATE (SIZE))", "BAD");
+	EXPECT(mb, "()", "BAD");
+
+	buf_init(&canon, 0);
+	args = imap_args_parse("reverse date Subject", 20, &error);
+	CHECK(sort_parse(imap_args_get(args), &canon, &error));
+	CHECK_STR(buf_cstr(&canon), "REVERSE DATE SUBJECT");
+	imap_args_free(&args);
+	args = imap_args_parse("DATE FOO", 8, &error);
+	CHECK(!sort_parse(imap_args_get(args), NULL, &error));
+	imap_args_free(&args);
+	buf_release(&canon);
+	fake_free(&mb);
+}
+
+static void test_sort_empty_and_hostile(void)
+{
+	struct mailbox *mb = fake_new();
+	struct buf b;
+	char *r;
+
+	EXPECT(mb, "DATE", "");
+	/* headers a parser may choke on still sort, by sequence */
+	fake_add(mb, "From: <<<@@@>>>\nTo: ,,,\nCc: :;\nDate: garbage\n"
+		 "Subject: =?x?q?broken\n\nb\n", 1, 0, NULL);
+	fake_add(mb, "No header at all", 2, 0, NULL);
+	fake_add(mb, "From: \"unterminated\nSubject: Re: Re: RE: [x] re:\n\n", 3,
+		 0, NULL);
+	EXPECT(mb, "FROM TO CC DATE SUBJECT DISPLAYFROM DISPLAYTO", "2 1 3");
+	EXPECT(mb, "REVERSE SIZE", "1 3 2");
+	/* criteria count is bounded */
+	buf_init(&b, 0);
+	for (int i = 0; i < 100; i++)
+		buf_puts(&b, i > 0 ? " DATE" : "DATE");
+	r = sort_run(mb, buf_cstr(&b), NULL, mb->count);
+	CHECK_STR(r, "BAD");
+	free(r);
+	buf_release(&b);
+	fake_free(&mb);
+}
+
+static void test_sort_100k(void)
+{
+	struct mailbox *mb = fake_new();
+	struct timespec t0, t1;
+	char *r;
+	double secs;
+
+	for (uint32_t i = 1; i <= 100000; i++) {
+		char text[128];
+		struct mail_message *m;
+
+		snprintf(text, sizeof text, "Subject: s%u\nFrom: u%u@x\n\nb\n",
+			 (i * 7919) % 1000, i % 100);
+		m = fake_add(mb, text, i, 0, NULL);
+		m->internaldate = 700000000 - (int64_t)i;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = sort_run(mb, "SUBJECT FROM", NULL, mb->count);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	free(r);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	fprintf(stderr, "  100k SUBJECT FROM sort: %.3f s\n", secs);
+	CHECK(secs < 30.0);
+	r = sort_run(mb, "ARRIVAL", NULL, 3);
+	CHECK_STR(r, "3 2 1");
+	free(r);
+	fake_free(&mb);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct test tests[] = {
+		TEST(test_sort_each),
+		TEST(test_sort_multi),
+		TEST(test_sort_bad),
+		TEST(test_sort_empty_and_hostile),
+		TEST(test_sort_100k),
+	};
+	return test_run(argc, argv, tests, N_ELEMENTS(tests));
+}

@@ -1,0 +1,561 @@
+/*
+ * test-mbx.c - the mbx driver: UW fixture compatibility (flags, keywords,
+ * UIDs, bytes), byte compatibility of what we write, two read-write
+ * sessions seeing each other's changes, crash recovery of appends and
+ * FAQ 7.15 corruption reports. Fixtures: $CC_SHARED or ../shared.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "buf.h"
+#include "config.h"
+#include "date.h"
+#include "mail.h"
+#include "test.h"
+
+extern const struct mail_driver mbx_driver;
+
+static const char *shared_dir(void)
+{
+	const char *s = getenv("CC_SHARED");
+
+	if (s != NULL && *s != '\0')
+		return s;
+	if (access("../shared/fixtures", F_OK) == 0)
+		return "../shared";
+	return "../../shared";	/* make check runs in tests/data */
+}
+
+static char *fixture(const char *rel)
+{
+	return xasprintf("%s/fixtures/uw/%s", shared_dir(), rel);
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	if (fd < 0 || write_full(fd, data, len) != (ssize_t)len)
+		panic("write %s", path);
+	close(fd);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	size_t len;
+	char *d = test_read_file(from, &len);
+
+	if (d == NULL)
+		panic("read %s", from);
+	write_file(to, d, len);
+	free(d);
+}
+
+static void sha256_hex(const void *p, size_t n, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static bool has_flag(const char *flags, const char *f)
+{
+	size_t n = strlen(f);
+
+	for (const char *p = flags; (p = strstr(p, f)) != NULL; p += n)
+		if ((p == flags || p[-1] == ' ' || p[-1] == '(') &&
+		    (p[n] == ' ' || p[n] == ')' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+/* UW's view (expected-fetch.txt) == ours */
+static void test_uw_fixture(void)
+{
+	char *dir = test_tmpdir();
+	char *path = xasprintf("%s/fx", dir);
+	char *src = fixture("mbx/after-uw.mbx");
+	char *exp = fixture("mbx/expected-fetch.txt");
+	const char *err = NULL;
+	size_t elen;
+	char *e = test_read_file(exp, &elen);
+
+	CHECK(e != NULL);
+	if (e == NULL)
+		return;
+	copy_file(src, path);
+	struct stat st0;
+	stat(path, &st0);
+	struct mailbox *mb = mbx_driver.open(path, MAIL_OPEN_READONLY, &err);
+	CHECK(mb != NULL);
+	if (mb == NULL) {
+		fprintf(stderr, "  open: %s\n", err);
+		return;
+	}
+	CHECK_INT(mb->count, 31);
+	CHECK_INT(mb->uidvalidity, 1795313744u);
+	CHECK_INT(mb->uidnext, 34);
+	CHECK_INT(mb->recent, 0);
+	CHECK_INT(mb->nkeywords, 4);
+	if (mb->nkeywords == 4) {
+		CHECK_STR(mb->keywords[0], "$Label1");
+		CHECK_STR(mb->keywords[3], "project-x");
+	}
+	unsigned checked = 0, hashed = 0;
+	for (char *line = e; line != NULL && *line; ) {
+		char *nl = strchr(line, '\n');
+		if (nl != NULL)
+			*nl = '\0';
+		unsigned seq, uid;
+		unsigned long size;
+		char flags[256], date[64];
+		if (sscanf(line, "S: * %u FETCH (UID %u FLAGS (%255[^)]) "
+			   "INTERNALDATE \"%63[^\"]\" RFC822.SIZE %lu", &seq,
+			   &uid, flags, date, &size) == 5 ||
+		    (flags[0] = '\0', sscanf(line, "S: * %u FETCH (UID %u "
+			   "FLAGS () INTERNALDATE \"%63[^\"]\" RFC822.SIZE "
+			   "%lu", &seq, &uid, date, &size) == 4)) {
+			CHECK(seq >= 1 && seq <= mb->count);
+			if (seq >= 1 && seq <= mb->count) {
+				struct mail_message *m = &mb->msgs[seq - 1];
+				int64_t t;
+				int32_t z;
+				CHECK_INT(m->uid, uid);
+				CHECK_INT(m->size, size);
+				CHECK(date_parse_imap_datetime(date, &t, &z));
+				CHECK_INT(m->internaldate, t);
+				CHECK_INT(m->zone, z);
+				CHECK_INT((m->flags & MAIL_SEEN) != 0,
+					  has_flag(flags, "\\Seen"));
+				CHECK_INT((m->flags & MAIL_ANSWERED) != 0,
+					  has_flag(flags, "\\Answered"));
+				CHECK_INT((m->flags & MAIL_FLAGGED) != 0,
+					  has_flag(flags, "\\Flagged"));
+				CHECK_INT((m->flags & MAIL_DELETED) != 0,
+					  has_flag(flags, "\\Deleted"));
+				CHECK_INT((m->flags & MAIL_DRAFT) != 0,
+					  has_flag(flags, "\\Draft"));
+				for (unsigned k = 0; k < mb->nkeywords; k++)
+					CHECK_INT((m->keywords >> k) & 1,
+						  has_flag(flags,
+							   mb->keywords[k]));
+				checked++;
+			}
+		}
+		char hex[65];
+		if (sscanf(line, "# %u %lu %64s", &seq, &size, hex) == 3 &&
+		    seq >= 1 && seq <= mb->count) {
+			struct buf b;
+			char got[65];
+			buf_init(&b, 0);
+			CHECK(mail_fetch(mb, seq, MAIL_PART_ALL, &b, &err) == 0);
+			CHECK_INT(b.len, size);
+			sha256_hex(b.data, b.len, got);
+			CHECK_STR(got, hex);
+			/* header + text == all */
+			struct buf h, t;
+			buf_init(&h, 0);
+			buf_init(&t, 0);
+			CHECK(mail_fetch(mb, seq, MAIL_PART_HEADER, &h, &err) == 0);
+			CHECK(mail_fetch(mb, seq, MAIL_PART_TEXT, &t, &err) == 0);
+			CHECK_INT(h.len + t.len, b.len);
+			CHECK(memcmp(b.data, h.data, h.len) == 0);
+			buf_release(&h);
+			buf_release(&t);
+			buf_release(&b);
+			hashed++;
+		}
+		line = nl != NULL ? nl + 1 : NULL;
+	}
+	CHECK_INT(checked, 31);
+	CHECK_INT(hashed, 31);
+	mbx_driver.close(&mb);
+
+	/* a read-write open of a file UW left does not change a byte */
+	mb = mbx_driver.open(path, 0, &err);
+	CHECK(mb != NULL);
+	if (mb != NULL)
+		mbx_driver.close(&mb);
+	size_t a, b2;
+	char *x = test_read_file(src, &a), *y = test_read_file(path, &b2);
+	CHECK(a == b2 && memcmp(x, y, a) == 0);
+	free(x);
+	free(y);
+	free(e);
+	free(exp);
+	free(src);
+	free(path);
+	free(dir);
+}
+
+/* CREATE writes what UW writes, apart from UIDVALIDITY */
+static void test_create_matches_uw(void)
+{
+	char *dir = test_tmpdir();
+	char *path = xasprintf("%s/sub/new", dir);
+	char *uw = fixture("mbx/empty-created.mbx");
+	const char *err = NULL;
+	size_t a, b;
+
+	CHECK(mbx_driver.create(path, &err) == 0);
+	CHECK(mbx_driver.create(path, &err) < 0);
+	char *x = test_read_file(uw, &a), *y = test_read_file(path, &b);
+	CHECK(x != NULL && y != NULL);
+	if (x != NULL && y != NULL) {
+		CHECK_INT(a, 2048);
+		CHECK_INT(b, 2048);
+		CHECK(memcmp(x, y, 7) == 0);
+		CHECK(memcmp(x + 15, y + 15, 2048 - 15) == 0);
+	}
+	struct stat st;
+	CHECK(stat(path, &st) == 0);
+	CHECK(mbx_driver.probe(path, &st));
+	struct mailbox *mb = mbx_driver.open(path, 0, &err);
+	CHECK(mb != NULL);
+	if (mb != NULL) {
+		CHECK_INT(mb->count, 0);
+		CHECK_INT(mb->uidnext, 1);
+		mbx_driver.close(&mb);
+	}
+	free(x);
+	free(y);
+	free(uw);
+	free(path);
+	free(dir);
+}
+
+static struct mail_append_msg amsg(const char *text, uint32_t flags,
+				   const char *const *kw, unsigned nkw,
+				   int64_t t)
+{
+	struct mail_append_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.data = text;
+	m.len = strlen(text);
+	m.flags = flags;
+	m.keywords = kw;
+	m.nkeywords = nkw;
+	m.internaldate = t;
+	m.zone = 60;
+	return m;
+}
+
+static void test_append_roundtrip(void)
+{
+	char *dir = test_tmpdir();
+	char *path = xasprintf("%s/box", dir);
+	const char *err = NULL;
+	static const char *const kw1[] = { "Junk", "$Label1" };
+	struct mail_append_msg m[3] = {
+		amsg("Subject: one\r\n\r\nbody\r\nFrom me\r\n", MAIL_SEEN,
+		     kw1, 2, 1584272096),
+		amsg("Subject: two\n\nlf only\n", MAIL_FLAGGED | MAIL_DRAFT,
+		     NULL, 0, 1612195200),
+		amsg("Subject: three\r\n\r\nno newline at end", 0, kw1 + 1, 1,
+		     -1),
+	};
+	uint32_t uv = 0, uids[3];
+
+	CHECK(mbx_driver.create(path, &err) == 0);
+	CHECK(mbx_driver.append(path, m, 3, &uv, uids, &err) == 0);
+	CHECK_INT(uids[0], 1);
+	CHECK_INT(uids[2], 3);
+	struct mailbox *mb = mbx_driver.open(path, 0, &err);
+	CHECK(mb != NULL);
+	if (mb == NULL)
+		return;
+	CHECK_INT(mb->uidvalidity, uv);
+	CHECK_INT(mb->count, 3);
+	CHECK_INT(mb->recent, 3);
+	CHECK_INT(mb->msgs[0].flags & MAIL_SYSFLAGS, MAIL_SEEN);
+	CHECK_INT(mb->msgs[1].flags & MAIL_SYSFLAGS, MAIL_FLAGGED | MAIL_DRAFT);
+	CHECK_INT(mb->msgs[0].internaldate, 1584272096);
+	CHECK_INT(mb->msgs[0].zone, 60);
+	CHECK_INT(mb->nkeywords, 2);
+	int j = mail_keyword_index(mb, "Junk", false);
+	int l = mail_keyword_index(mb, "$Label1", false);
+	CHECK(j >= 0 && l >= 0);
+	CHECK_INT(mb->msgs[0].keywords, (1ull << j) | (1ull << l));
+	CHECK_INT(mb->msgs[2].keywords, 1ull << l);
+	struct buf b;
+	buf_init(&b, 0);
+	CHECK(mail_fetch(mb, 1, MAIL_PART_ALL, &b, &err) == 0);
+	CHECK_STR(b.data, "Subject: one\r\n\r\nbody\r\nFrom me\r\n");
+	buf_reset(&b);
+	CHECK(mail_fetch(mb, 2, MAIL_PART_ALL, &b, &err) == 0);
+	CHECK_STR(b.data, "Subject: two\r\n\r\nlf only\r\n");
+	CHECK_INT(mb->msgs[1].size, 25);
+	buf_reset(&b);
+	CHECK(mail_fetch(mb, 3, MAIL_PART_TEXT, &b, &err) == 0);
+	CHECK_STR(b.data, "no newline at end");
+	buf_release(&b);
+	/* a second session: not recent any more */
+	struct mailbox *mb2 = mbx_driver.open(path, 0, &err);
+	CHECK(mb2 != NULL && mb2->recent == 0);
+	if (mb2 != NULL)
+		mbx_driver.close(&mb2);
+	mbx_driver.close(&mb);
+
+	/* zero-length and all-or-nothing */
+	struct stat st1, st2;
+	stat(path, &st1);
+	struct mail_append_msg bad[2] = {
+		amsg("Subject: ok\r\n\r\nx\r\n", 0, NULL, 0, -1),
+		amsg("", 0, NULL, 0, -1),
+	};
+	CHECK(mbx_driver.append(path, bad, 2, &uv, uids, &err) < 0);
+	stat(path, &st2);
+	CHECK_INT(st1.st_size, st2.st_size);
+	free(path);
+	free(dir);
+}
+
+/* two read-write sessions see each other's flags, new mail, expunges */
+static void test_two_sessions(void)
+{
+	char *dir = test_tmpdir();
+	char *path = xasprintf("%s/shared", dir);
+	const char *err = NULL;
+	struct mail_append_msg m[3] = {
+		amsg("Subject: a\r\n\r\na\r\n", 0, NULL, 0, -1),
+		amsg("Subject: b\r\n\r\nb\r\n", 0, NULL, 0, -1),
+		amsg("Subject: c\r\n\r\nc\r\n", 0, NULL, 0, -1),
+	};
+	uint32_t uv, uids[3];
+
+	CHECK(mbx_driver.create(path, &err) == 0);
+	CHECK(mbx_driver.append(path, m, 2, &uv, uids, &err) == 0);
+	struct mailbox *a = mbx_driver.open(path, 0, &err);
+	struct mailbox *b = mbx_driver.open(path, 0, &err);
+	CHECK(a != NULL && b != NULL);
+	if (a == NULL || b == NULL)
+		return;
+	CHECK_INT(a->recent, 2);
+	CHECK_INT(b->recent, 0);
+
+	/* flags and a new keyword from a, seen by b */
+	int k = mail_keyword_index(a, "project-x", true);
+	CHECK(k >= 0);
+	CHECK(mail_store(a, 1, MAIL_STORE_ADD, MAIL_SEEN | MAIL_FLAGGED,
+			 1ull << k) == 0);
+	CHECK(mail_flush(a, &err) == 0);
+	CHECK(mail_sync(b, true, &err) == 0);
+	CHECK_INT(b->msgs[0].flags & MAIL_SYSFLAGS, MAIL_SEEN | MAIL_FLAGGED);
+	int kb = mail_keyword_index(b, "project-x", false);
+	CHECK(kb >= 0);
+	if (kb >= 0)
+		CHECK_INT(b->msgs[0].keywords, 1ull << kb);
+
+	/* new mail appended while both are open */
+	CHECK(mbx_driver.append(path, m + 2, 1, &uv, uids, &err) == 0);
+	CHECK(mail_sync(b, true, &err) == 0);
+	CHECK(mail_sync(a, true, &err) == 0);
+	CHECK_INT(a->count, 3);
+	CHECK_INT(b->count, 3);
+	CHECK_INT(b->msgs[2].uid, uids[0]);
+	CHECK_INT(a->recent + b->recent, 3);	/* exactly one claimed it */
+
+	/* expunge in b while a is open: hidden, not compacted */
+	struct stat st1, st2;
+	stat(path, &st1);
+	CHECK(mail_store(b, 2, MAIL_STORE_ADD, MAIL_DELETED, 0) == 0);
+	CHECK(mail_expunge(b, NULL, NULL, &err) == 0);
+	CHECK_INT(b->count, 2);
+	stat(path, &st2);
+	CHECK_INT(st1.st_size, st2.st_size);
+	CHECK(mail_sync(a, true, &err) == 0);
+	CHECK_INT(a->count, 2);
+	CHECK_INT(a->msgs[1].uid, 3);
+
+	/* alone now: the next expunge reclaims the space */
+	mbx_driver.close(&b);
+	CHECK(mail_store(a, 1, MAIL_STORE_ADD, MAIL_DELETED, 0) == 0);
+	CHECK(mail_expunge(a, NULL, NULL, &err) == 0);
+	stat(path, &st2);
+	CHECK(st2.st_size < st1.st_size);
+	CHECK_INT(a->count, 1);
+	struct buf buf;
+	buf_init(&buf, 0);
+	CHECK(mail_fetch(a, 1, MAIL_PART_ALL, &buf, &err) == 0);
+	CHECK_STR(buf.data, "Subject: c\r\n\r\nc\r\n");
+	buf_release(&buf);
+	mbx_driver.close(&a);
+	a = mbx_driver.open(path, 0, &err);
+	CHECK(a != NULL && a->count == 1 && a->uidnext == 4);
+	if (a != NULL)
+		mbx_driver.close(&a);
+	free(path);
+	free(dir);
+}
+
+/* compaction over several journaled steps keeps every byte */
+static void test_compact_many(void)
+{
+	char *dir = test_tmpdir();
+	char *path = xasprintf("%s/many", dir);
+	const char *err = NULL;
+	enum { N = 60 };
+	char *texts[N];
+	struct mail_append_msg m[N];
+	uint32_t uv, uids[N];
+
+	CHECK(mbx_driver.create(path, &err) == 0);
+	for (int i = 0; i < N; i++) {
+		size_t body = (size_t)(i % 7 == 0 ? 400000 : 100 + i * 37);
+		char *t = xmalloc(body + 64);
+		int n = snprintf(t, 64, "Subject: msg %d\r\n\r\n", i);
+		for (size_t j = 0; j < body; j++)
+			t[n + j] = (j % 80 == 79) ? '\n' : (char)('a' + (i + j) % 26);
+		t[n + body] = '\0';
+		texts[i] = t;
+		m[i] = amsg(t, 0, NULL, 0, 1000000 + i);
+	}
+	CHECK(mbx_driver.append(path, m, N, &uv, uids, &err) == 0);
+	struct mailbox *mb = mbx_driver.open(path, 0, &err);
+	CHECK(mb != NULL && mb->count == N);
+	if (mb == NULL)
+		return;
+	for (int i = 0; i < N; i += 3)
+		CHECK(mail_store(mb, (uint32_t)i + 1, MAIL_STORE_ADD,
+				 MAIL_DELETED, 0) == 0);
+	CHECK(mail_expunge(mb, NULL, NULL, &err) == 0);
+	CHECK_INT(mb->count, N - 20);
+	mbx_driver.close(&mb);
+	mb = mbx_driver.open(path, MAIL_OPEN_READONLY, &err);
+	CHECK(mb != NULL && mb->count == N - 20);
+	for (uint32_t s = 1; mb != NULL && s <= mb->count; s++) {
+		struct buf b;
+		int i = (int)mb->msgs[s - 1].uid - 1;
+		size_t len;
+		buf_init(&b, 0);
+		CHECK(i % 3 != 0);
+		CHECK(mail_fetch(mb, s, MAIL_PART_ALL, &b, &err) == 0);
+		char *want = NULL;
+		/* the stored text is the CRLF form */
+		for (len = 0; texts[i][len]; len++)
+			;
+		want = xmalloc(len * 2 + 1);
+		size_t w = 0;
+		for (size_t j = 0; j < len; j++) {
+			if (texts[i][j] == '\n' && (j == 0 || texts[i][j - 1] != '\r'))
+				want[w++] = '\r';
+			want[w++] = texts[i][j];
+		}
+		CHECK(b.len == w && memcmp(b.data, want, w) == 0);
+		free(want);
+		buf_release(&b);
+	}
+	if (mb != NULL)
+		mbx_driver.close(&mb);
+	for (int i = 0; i < N; i++)
+		free(texts[i]);
+	free(path);
+	free(dir);
+}
+
+static void test_corruption_reports(void)
+{
+	char *dir = test_tmpdir();
+	char *path = xasprintf("%s/bad", dir);
+	const char *err = NULL;
+	struct mail_append_msg m[2] = {
+		amsg("Subject: a\r\n\r\na\r\n", 0, NULL, 0, 0),
+		amsg("Subject: b\r\n\r\nb\r\n", 0, NULL, 0, 0),
+	};
+	uint32_t uv, uids[2];
+	size_t len;
+
+	CHECK(mbx_driver.create(path, &err) == 0);
+	CHECK(mbx_driver.append(path, m, 2, &uv, uids, &err) == 0);
+	char *good = test_read_file(path, &len);
+	char *msg2 = strstr(good + 2048 + 10, " 1-Jan-1970");
+	CHECK(msg2 != NULL);
+	size_t off2 = (size_t)(msg2 - good);
+
+	/* size field too big: runs past end of file */
+	char *t = xmalloc(len + 1);
+	memcpy(t, good, len);
+	char *comma = strchr(t + off2, ',');
+	comma[1] = '9';
+	write_file(path, t, len);
+	struct mailbox *mb = mbx_driver.open(path, 0, &err);
+	CHECK(mb == NULL);
+	CHECK(err != NULL && strstr(err, "runs past end of file") != NULL);
+
+	/* garbage instead of the second internal header */
+	memcpy(t, good, len);
+	memcpy(t + off2, "ne bombastic blurdybloop\r\n", 26);
+	write_file(path, t, len);
+	mb = mbx_driver.open(path, 0, &err);
+	CHECK(mb == NULL);
+	char want[64];
+	snprintf(want, sizeof(want), "Unable to parse internal header at %zu",
+		 off2);
+	CHECK(err != NULL && strstr(err, want) != NULL);
+
+	/* truncated in the middle of the second message */
+	write_file(path, good, len - 3);
+	mb = mbx_driver.open(path, 0, &err);
+	CHECK(mb == NULL);
+	snprintf(want, sizeof(want), "Last message (at %zu) runs past", off2);
+	CHECK(err != NULL && strstr(err, want) != NULL);
+
+	/* no CRLF */
+	memcpy(t, good, len);
+	memset(t + off2, 'x', len - off2);
+	write_file(path, t, len);
+	mb = mbx_driver.open(path, 0, &err);
+	CHECK(mb == NULL);
+	snprintf(want, sizeof(want), "Unable to find CRLF at %zu", off2);
+	CHECK(err != NULL && strstr(err, want) != NULL);
+
+	/* a crash in the middle of an append is undone at the next open */
+	write_file(path, good, len);
+	struct mail_append_msg m3 = amsg("Subject: c\r\n\r\nccc\r\n", 0, NULL,
+					 0, 0);
+	CHECK(mbx_driver.append(path, &m3, 1, &uv, uids, &err) == 0);
+	size_t len3;
+	char *three = test_read_file(path, &len3);
+	/* simulate: marker set, record half written */
+	char mark[28];
+	snprintf(mark, sizeof(mark), "CCAPPEND %016zx\r\n", len);
+	memcpy(three + 2008, mark, 27);
+	write_file(path, three, len3 - 5);
+	mb = mbx_driver.open(path, 0, &err);
+	CHECK(mb != NULL);
+	if (mb != NULL) {
+		CHECK_INT(mb->count, 2);
+		mbx_driver.close(&mb);
+	}
+	struct stat st;
+	stat(path, &st);
+	CHECK_INT(st.st_size, len);
+	free(three);
+	free(t);
+	free(good);
+	free(path);
+	free(dir);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct test tests[] = {
+		TEST(test_uw_fixture),
+		TEST(test_create_matches_uw),
+		TEST(test_append_roundtrip),
+		TEST(test_two_sessions),
+		TEST(test_compact_many),
+		TEST(test_corruption_reports),
+	};
+	return test_run(argc, argv, tests, N_ELEMENTS(tests));
+}

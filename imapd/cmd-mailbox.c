@@ -1,0 +1,365 @@
+/*
+ * cmd-mailbox.c - commands on mailbox names: CREATE, DELETE, RENAME
+ * (with RFC 3501's INBOX rule), SUBSCRIBE, UNSUBSCRIBE, LIST, LSUB and
+ * STATUS (also on the selected mailbox without complaint, FAQ 7.39).
+ *
+ * SECURITY: names are user input; mail_resolve() applies the
+ * restriction setting (FAQ 5.1) and anonymous users are held to the
+ * public namespaces (client_name_allowed).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mailname.h"
+#include "imapd.h"
+
+static const char *one_name(struct client *c, struct imap_arg *args)
+{
+	const char *name = imap_arg_string(&args[0]);
+
+	if (name == NULL || args[1].type != IMAP_ARG_EOL) {
+		client_bad(c, "%s mailbox", c->name);
+		return NULL;
+	}
+	if (!client_name_allowed(c, name))
+		return NULL;
+	return name;
+}
+
+bool imapd_is_selected(struct client *c, const char *name)
+{
+	struct mail_path p;
+	const char *error;
+	bool same;
+
+	if (c->mb == NULL)
+		return false;
+	memset(&p, 0, sizeof p);
+	if (mail_resolve(name, &p, &error) < 0)
+		return false;
+	same = (p.is_inbox && c->mb->is_inbox) ||
+		(c->mb->path != NULL && strcmp(p.path, c->mb->path) == 0);
+	mail_path_free(&p);
+	return same;
+}
+
+void cmd_create(struct client *c, struct imap_arg *args)
+{
+	const char *name = one_name(c, args), *error;
+	bool known;
+
+	if (name == NULL)
+		return;
+	if (c->anonymous) {
+		client_no(c, "[NOPERM] Anonymous users cannot create mailboxes");
+		return;
+	}
+	if (mail_name_is_inbox(name) || imapd_mailbox_exists(name, &known)) {
+		client_no(c, "[ALREADYEXISTS] Mailbox already exists");
+		return;
+	}
+	if (mail_create(name, &error) < 0) {
+		client_no(c, "%s", error);
+		return;
+	}
+	client_ok(c, "CREATE completed");
+}
+
+void cmd_delete(struct client *c, struct imap_arg *args)
+{
+	const char *name = one_name(c, args), *error;
+	bool known;
+
+	if (name == NULL)
+		return;
+	if (c->anonymous) {
+		client_no(c, "[NOPERM] Anonymous users cannot delete mailboxes");
+		return;
+	}
+	if (mail_name_is_inbox(name)) {
+		client_no(c, "[CANNOT] INBOX cannot be deleted");
+		return;
+	}
+	if (!imapd_mailbox_exists(name, &known) && known) {
+		client_no(c, "[NONEXISTENT] Mailbox does not exist");
+		return;
+	}
+	if (imapd_is_selected(c, name)) {
+		client_no(c, "[INUSE] Mailbox is selected; close it first");
+		return;
+	}
+	if (mail_delete(name, &error) < 0) {
+		client_no(c, "%s", error);
+		return;
+	}
+	client_ok(c, "DELETE completed");
+}
+
+/* RFC 3501 6.3.5: renaming INBOX moves its messages to the new name and
+ * leaves INBOX empty */
+static int rename_inbox(struct client *c, const char *to, const char **error_r)
+{
+	struct mailbox *mb = c->mb;
+	bool own = false;
+	uint32_t *seqs, *uids, uidvalidity, i, n;
+	int ret = 0;
+
+	if (mb == NULL || !mb->is_inbox) {
+		mb = mail_open("INBOX", 0, error_r);
+		if (mb == NULL)
+			return -1;
+		own = true;
+	}
+	if (mb->readonly) {
+		*error_r = "INBOX is read-only";
+		ret = -1;
+		goto out;
+	}
+	if (mail_create(to, error_r) < 0) {
+		ret = -1;
+		goto out;
+	}
+	n = own ? mb->count : c->exists;
+	if (n > 0) {
+		seqs = xreallocarray(NULL, n, sizeof *seqs);
+		uids = xreallocarray(NULL, n, sizeof *uids);
+		for (i = 0; i < n; i++)
+			seqs[i] = i + 1;
+		ret = imapd_copy_messages(mb, seqs, n, to, &uidvalidity, uids,
+					  error_r);
+		if (ret == 0) {
+			for (i = 0; i < n; i++)
+				(void)mail_store(mb, i + 1, MAIL_STORE_ADD,
+						 MAIL_DELETED, 0);
+			ret = mail_expunge(mb, NULL, NULL, error_r);
+		}
+		free(seqs);
+		free(uids);
+	}
+out:
+	if (own)
+		mail_close(&mb);
+	return ret;
+}
+
+void cmd_rename(struct client *c, struct imap_arg *args)
+{
+	const char *from = imap_arg_string(&args[0]);
+	const char *to = imap_arg_string(&args[1]);
+	const char *error;
+	bool known;
+
+	if (from == NULL || to == NULL || args[2].type != IMAP_ARG_EOL) {
+		client_bad(c, "RENAME from to");
+		return;
+	}
+	if (!client_name_allowed(c, from) || !client_name_allowed(c, to))
+		return;
+	if (c->anonymous) {
+		client_no(c, "[NOPERM] Anonymous users cannot rename mailboxes");
+		return;
+	}
+	if (mail_name_is_inbox(to) || imapd_mailbox_exists(to, &known)) {
+		client_no(c, "[ALREADYEXISTS] Target mailbox already exists");
+		return;
+	}
+	if (mail_name_is_inbox(from)) {
+		if (rename_inbox(c, to, &error) < 0)
+			client_no(c, "%s", error);
+		else
+			client_ok(c, "RENAME completed");
+		return;
+	}
+	if (!imapd_mailbox_exists(from, &known) && known) {
+		client_no(c, "[NONEXISTENT] Mailbox does not exist");
+		return;
+	}
+	if (imapd_is_selected(c, from)) {
+		client_no(c, "[INUSE] Mailbox is selected; close it first");
+		return;
+	}
+	if (mail_rename(from, to, &error) < 0) {
+		client_no(c, "%s", error);
+		return;
+	}
+	client_ok(c, "RENAME completed");
+}
+
+static void do_subscribe(struct client *c, struct imap_arg *args, bool on)
+{
+	const char *name = one_name(c, args), *error;
+
+	if (name == NULL)
+		return;
+	if (mail_subscribe(name, on, &error) < 0) {
+		client_no(c, "%s", error);
+		return;
+	}
+	client_ok(c, "%s completed", c->name);
+}
+
+void cmd_subscribe(struct client *c, struct imap_arg *args)
+{
+	do_subscribe(c, args, true);
+}
+
+void cmd_unsubscribe(struct client *c, struct imap_arg *args)
+{
+	do_subscribe(c, args, false);
+}
+
+struct list_ctx {
+	struct client *c;
+	bool lsub;
+	struct buf line;
+};
+
+static void list_cb(void *ctx, const char *name, unsigned attrs)
+{
+	static const struct { unsigned bit; const char *name; } names[] = {
+		{ MAIL_LIST_NOSELECT, "\\Noselect" },
+		{ MAIL_LIST_NOINFERIORS, "\\NoInferiors" },
+		{ MAIL_LIST_HASCHILDREN, "\\HasChildren" },
+		{ MAIL_LIST_HASNOCHILDREN, "\\HasNoChildren" },
+		{ MAIL_LIST_MARKED, "\\Marked" },
+		{ MAIL_LIST_UNMARKED, "\\UnMarked" },
+	};
+	struct list_ctx *l = ctx;
+	bool first = true;
+	unsigned i;
+
+	if (l->c->anonymous && *name != '\0' &&
+	    ascii_strncasecmp(name, "#public/", 8) != 0 &&
+	    ascii_strncasecmp(name, "#ftp/", 5) != 0)
+		return;
+	buf_reset(&l->line);
+	buf_puts(&l->line, l->lsub ? "LSUB (" : "LIST (");
+	for (i = 0; i < N_ELEMENTS(names); i++) {
+		if ((attrs & names[i].bit) == 0)
+			continue;
+		if (!first)
+			buf_putc(&l->line, ' ');
+		buf_puts(&l->line, names[i].name);
+		first = false;
+	}
+	buf_puts(&l->line, ") \"/\" ");
+	imap_append_astring(&l->line, name);
+	client_untagged(l->c, "%s", l->line.data);
+}
+
+static void do_list(struct client *c, struct imap_arg *args, bool lsub)
+{
+	const char *ref = imap_arg_string(&args[0]);
+	const char *pattern = imap_arg_string(&args[1]);
+	const char *error;
+	struct list_ctx l;
+
+	if (ref == NULL || pattern == NULL || args[2].type != IMAP_ARG_EOL) {
+		client_bad(c, "%s reference pattern", c->name);
+		return;
+	}
+	if (strlen(ref) + strlen(pattern) > MAIL_LIST_MAX_PATTERN) {
+		client_bad(c, "Pattern too long");
+		return;
+	}
+	l.c = c;
+	l.lsub = lsub;
+	buf_init(&l.line, 0);
+	if (!lsub && *pattern == '\0') {
+		/* RFC 3501: the delimiter and the root of the reference */
+		client_untagged(c, "LIST (\\Noselect) \"/\" \"%s\"",
+				*ref == '#' || *ref == '~' ||
+				*ref == '/' ? "" : "");
+		client_ok(c, "LIST completed");
+		buf_release(&l.line);
+		return;
+	}
+	if (mail_list(ref, pattern, lsub, list_cb, &l, &error) < 0)
+		client_no(c, "%s", error);
+	else
+		client_ok(c, "%s completed", c->name);
+	buf_release(&l.line);
+}
+
+void cmd_list(struct client *c, struct imap_arg *args)
+{
+	do_list(c, args, false);
+}
+
+void cmd_lsub(struct client *c, struct imap_arg *args)
+{
+	do_list(c, args, true);
+}
+
+void cmd_status(struct client *c, struct imap_arg *args)
+{
+	const char *name = imap_arg_string(&args[0]), *error;
+	struct mail_status st;
+	struct imap_arg *item;
+	struct buf out;
+	uint32_t i;
+	bool known;
+
+	if (name == NULL || args[1].type != IMAP_ARG_LIST ||
+	    args[2].type != IMAP_ARG_EOL || args[1].list[0].type ==
+	    IMAP_ARG_EOL) {
+		client_bad(c, "STATUS mailbox (items)");
+		return;
+	}
+	for (item = args[1].list; item->type != IMAP_ARG_EOL; item++) {
+		if (item->type != IMAP_ARG_ATOM ||
+		    (ascii_strcasecmp(item->str, "MESSAGES") != 0 &&
+		     ascii_strcasecmp(item->str, "RECENT") != 0 &&
+		     ascii_strcasecmp(item->str, "UIDNEXT") != 0 &&
+		     ascii_strcasecmp(item->str, "UIDVALIDITY") != 0 &&
+		     ascii_strcasecmp(item->str, "UNSEEN") != 0)) {
+			client_bad(c, "Unknown STATUS item");
+			return;
+		}
+	}
+	if (!client_name_allowed(c, name))
+		return;
+	memset(&st, 0, sizeof st);
+	if (imapd_is_selected(c, name)) {
+		/* FAQ 7.39: answer from the open mailbox, no diagnostic */
+		st.messages = c->exists;
+		st.recent = c->mb->recent;
+		st.uidnext = c->mb->uidnext;
+		st.uidvalidity = c->mb->uidvalidity;
+		for (i = 0; i < c->exists; i++)
+			if ((c->mb->msgs[i].flags & MAIL_SEEN) == 0)
+				st.unseen++;
+	} else if (mail_status(name, &st, &error) < 0) {
+		if (!imapd_mailbox_exists(name, &known) && known)
+			client_no(c, "[NONEXISTENT] Mailbox does not exist");
+		else
+			client_no(c, "%s", error);
+		return;
+	}
+	buf_init(&out, 0);
+	buf_puts(&out, "STATUS ");
+	imap_append_astring(&out, name);
+	buf_puts(&out, " (");
+	for (item = args[1].list; item->type != IMAP_ARG_EOL; item++) {
+		uint32_t v;
+		if (item != args[1].list)
+			buf_putc(&out, ' ');
+		if (ascii_strcasecmp(item->str, "MESSAGES") == 0)
+			v = st.messages;
+		else if (ascii_strcasecmp(item->str, "RECENT") == 0)
+			v = st.recent;
+		else if (ascii_strcasecmp(item->str, "UIDNEXT") == 0)
+			v = st.uidnext;
+		else if (ascii_strcasecmp(item->str, "UIDVALIDITY") == 0)
+			v = st.uidvalidity;
+		else
+			v = st.unseen;
+		for (const char *p = item->str; *p != '\0'; p++)
+			buf_putc(&out, ascii_toupper(*p));
+		buf_printf(&out, " %u", v);
+	}
+	buf_putc(&out, ')');
+	client_untagged(c, "%s", out.data);
+	buf_release(&out);
+	client_ok(c, "STATUS completed");
+}

@@ -1,0 +1,126 @@
+/*
+ * cmd-store.c - STORE and UID STORE: FLAGS, +FLAGS, -FLAGS (.SILENT),
+ * system flags and keywords. New keywords are created only when the
+ * mailbox allows it (PERMANENTFLAGS \*); the changed flags are written
+ * at once so other sessions see them.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "imapd.h"
+
+void cmd_store(struct client *c, struct imap_arg *args)
+{
+	const char *set = args[0].type == IMAP_ARG_ATOM ? args[0].str : NULL;
+	const char *item = args[1].type == IMAP_ARG_ATOM ? args[1].str : NULL;
+	const char *error;
+	enum mail_store_op op = MAIL_STORE_SET;
+	uint32_t *seqs, n, i, flags = 0;
+	uint64_t keywords = 0;
+	struct imap_arg *f;
+	bool silent = false, is_kw, newkw = false;
+	struct buf out;
+
+	if (set == NULL || item == NULL || args[2].type == IMAP_ARG_EOL) {
+		client_bad(c, "STORE sequence-set item flags");
+		return;
+	}
+	if (*item == '+') {
+		op = MAIL_STORE_ADD;
+		item++;
+	} else if (*item == '-') {
+		op = MAIL_STORE_REMOVE;
+		item++;
+	}
+	if (ascii_strcasecmp(item, "FLAGS.SILENT") == 0)
+		silent = true;
+	else if (ascii_strcasecmp(item, "FLAGS") != 0) {
+		client_bad(c, "Unknown STORE item");
+		return;
+	}
+	if (args[2].type == IMAP_ARG_LIST) {
+		f = args[2].list;
+		if (args[3].type != IMAP_ARG_EOL) {
+			client_bad(c, "Extra arguments after the flag list");
+			return;
+		}
+	} else {
+		f = &args[2];
+	}
+	/* validate everything before changing anything */
+	for (struct imap_arg *g = f; g->type != IMAP_ARG_EOL; g++) {
+		uint32_t bit;
+		if (g->type != IMAP_ARG_ATOM) {
+			client_bad(c, "Invalid flag");
+			return;
+		}
+		bit = mail_flag_parse(g->str, &is_kw);
+		if (bit == MAIL_RECENT) {
+			client_bad(c, "\\Recent cannot be stored");
+			return;
+		}
+		if (bit == 0 && (!is_kw || !mail_keyword_valid(g->str))) {
+			client_bad(c, "Invalid flag %s", g->str);
+			return;
+		}
+	}
+	if (!client_parse_set(c, set, c->uid, &seqs, &n))
+		return;
+	if (c->mb->readonly) {
+		free(seqs);
+		client_no(c, "[READ-ONLY] Mailbox is read-only");
+		return;
+	}
+	for (; f->type != IMAP_ARG_EOL; f++) {
+		uint32_t bit = mail_flag_parse(f->str, &is_kw);
+		int idx;
+		if (bit != 0) {
+			flags |= bit;
+			continue;
+		}
+		idx = mail_keyword_index(c->mb, f->str,
+					 op != MAIL_STORE_REMOVE);
+		if (idx < 0) {
+			if (op == MAIL_STORE_REMOVE)
+				continue;
+			free(seqs);
+			client_no(c, "[LIMIT] Cannot create keyword %s", f->str);
+			return;
+		}
+		if (idx >= 64)
+			continue;
+		keywords |= (uint64_t)1 << idx;
+	}
+	/* a new keyword: announce FLAGS before the FETCH responses */
+	if (c->mb->nkeywords != c->nkeywords) {
+		client_send_flags(c);
+		newkw = true;
+	}
+	(void)newkw;
+	buf_init(&out, 0);
+	for (i = 0; i < n; i++) {
+		if (mail_store(c->mb, seqs[i], op, flags, keywords) < 0) {
+			free(seqs);
+			buf_release(&out);
+			client_no(c, "STORE failed");
+			return;
+		}
+		if (silent)
+			continue;
+		buf_reset(&out);
+		client_format_flags(c, seqs[i], &out);
+		if (c->uid)
+			client_untagged(c, "%u FETCH (UID %u FLAGS %s)", seqs[i],
+					c->mb->msgs[seqs[i] - 1].uid, out.data);
+		else
+			client_untagged(c, "%u FETCH (FLAGS %s)", seqs[i],
+					out.data);
+	}
+	buf_release(&out);
+	free(seqs);
+	if (mail_flush(c->mb, &error) < 0) {
+		client_no(c, "STORE could not be saved: %s", error);
+		return;
+	}
+	client_ok(c, "STORE completed");
+}
