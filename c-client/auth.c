@@ -416,8 +416,10 @@ static void become_finish(const struct auth_user *u)
 	}
 	mail_user_set(u->name, u->uid, u->gid, u->home);
 	if (u->maildir != NULL && u->maildir[0] != '\0') {
+		/* passwd-file maildir: absolute, or relative to home */
 		free(mail_user->maildir);
-		mail_user->maildir = xstrdup(u->maildir);
+		mail_user->maildir = u->maildir[0] == '/' ? xstrdup(u->maildir) :
+			xasprintf("%s/%s", mail_user->home, u->maildir);
 	}
 	mail_user->anonymous = u->anonymous;
 }

@@ -202,6 +202,8 @@ static enum ios_status ios_fill(struct ios *s)
 		if (r < 0)
 			return IOS_ERROR;
 	}
+	if (s->rlen == sizeof s->rbuf)
+		panic("ios_fill with a full read buffer");	/* callers consume first */
 	for (;;) {
 		size_t room = sizeof s->rbuf - s->rlen;
 		if (s->layer != NULL) {

@@ -5,9 +5,10 @@
  * SECURITY: every read is bounded. ios_getline() takes a maximum and
  * reports IOS_TOOLONG instead of growing without limit; ios_read_exact()
  * reads a declared number of bytes into a buf whose own max applies.
- * Output is buffered and only leaves on ios_flush(), so a response is sent
- * in as few writes as possible (with TCP_NODELAY set by ios_new() on
- * sockets, no Nagle/delayed-ACK stall between responses).
+ * Output is buffered and only leaves on ios_flush() (or by itself past
+ * 128 KB, to bound memory), so a response is sent in as few writes as
+ * possible (with TCP_NODELAY set by ios_new() on sockets, no
+ * Nagle/delayed-ACK stall between responses). Callers ignore SIGPIPE.
  */
 #ifndef CC_IOS_H
 #define CC_IOS_H

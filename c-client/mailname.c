@@ -590,6 +590,57 @@ static bool list_hidden(const char *entry, bool top)
 	return false;
 }
 
+static int strptrcmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* ".Sub" (not "." or "..", no control characters): a Maildir++ folder
+ * name inside a maildir */
+static bool plusplus_entry(const char *entry)
+{
+	return entry[0] == '.' && entry[1] != '\0' &&
+		!(entry[1] == '.' && entry[2] == '\0') && name_chars_ok(entry);
+}
+
+/* The entries of dirpath that pass keep (visible ones, or Maildir++
+ * folders), sorted; caller frees each and the array. Counts against the
+ * walk budget. */
+static char **dir_names(struct list_ctx *lc, const char *dirpath, bool top,
+			bool plusplus, size_t *n_r)
+{
+	DIR *d = opendir(dirpath);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, alloc = 0;
+
+	*n_r = 0;
+	if (d == NULL)
+		return NULL;
+	while (list_budget(lc) && (de = readdir(d)) != NULL) {
+		if (plusplus ? !plusplus_entry(de->d_name) :
+		    list_hidden(de->d_name, top))
+			continue;
+		if (n == alloc) {
+			alloc = alloc ? alloc * 2 : 32;
+			names = xreallocarray(names, alloc, sizeof *names);
+		}
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(names, n, sizeof *names, strptrcmp);
+	*n_r = n;
+	return names;
+}
+
+static void names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
 /* a directory with at least one visible entry */
 static bool dir_has_children(struct list_ctx *lc, const char *path)
 {
@@ -606,6 +657,47 @@ static bool dir_has_children(struct list_ctx *lc, const char *path)
 	return found;
 }
 
+static bool is_dir_mailbox(const char *path)
+{
+	const struct mail_driver *d = driver_detect(path);
+
+	return d != NULL && d->is_directory;
+}
+
+/*
+ * Maildir++ (Courier, Dovecot): the folders of a maildir are maildirs
+ * named ".Sub" (and ".Sub.Deeper") inside it. They are listed as
+ * NAME/.Sub, a name mail_resolve() maps to exactly that directory, which
+ * the maildir driver knows to be a sub-folder. With emit_prefix NULL
+ * only reports whether there is one.
+ */
+static bool list_plusplus(struct list_ctx *lc, const char *path,
+			  const char *emit_prefix)
+{
+	size_t n;
+	char **names = dir_names(lc, path, false, true, &n);
+	bool any = false;
+
+	for (size_t i = 0; i < n && (emit_prefix != NULL || !any); i++) {
+		char *sub = path_join(path, names[i]);
+
+		if (strlen(sub) < PATH_MAX && is_dir_mailbox(sub)) {
+			any = true;
+			if (emit_prefix != NULL) {
+				char *full = xasprintf("%s%s", emit_prefix,
+						       names[i]);
+				if (mail_list_match(lc->pattern, full))
+					lc->cb(lc->cb_ctx, full,
+					       MAIL_LIST_HASNOCHILDREN);
+				xfree(&full);
+			}
+		}
+		xfree(&sub);
+	}
+	names_free(names, n);
+	return any;
+}
+
 static unsigned file_marks(const struct stat *st)
 {
 	if (st->st_size > 0 && st->st_mtime > st->st_atime)
@@ -617,12 +709,10 @@ static unsigned file_marks(const struct stat *st)
 static bool list_attrs(struct list_ctx *lc, const char *path,
 		       const struct stat *st, unsigned *attrs_r)
 {
-	const struct mail_driver *d;
-
 	if (S_ISDIR(st->st_mode)) {
-		d = driver_detect(path);
-		if (d != NULL && d->is_directory)
-			*attrs_r = MAIL_LIST_HASNOCHILDREN;
+		if (is_dir_mailbox(path))
+			*attrs_r = list_plusplus(lc, path, NULL) ?
+				MAIL_LIST_HASCHILDREN : MAIL_LIST_HASNOCHILDREN;
 		else
 			*attrs_r = MAIL_LIST_NOSELECT |
 				(dir_has_children(lc, path) ?
@@ -639,19 +729,12 @@ static bool list_attrs(struct list_ctx *lc, const char *path,
 	return true;
 }
 
-static int strptrcmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void list_walk(struct list_ctx *lc, const char *dirpath,
 		      const char *prefix)
 {
-	DIR *d;
-	struct dirent *de;
 	struct stat st;
-	char **names = NULL;
-	size_t n = 0, alloc = 0;
+	char **names;
+	size_t n;
 	bool top = prefix[0] == '\0';
 
 	if (stat(dirpath, &st) < 0 || !S_ISDIR(st.st_mode))
@@ -663,61 +746,40 @@ static void list_walk(struct list_ctx *lc, const char *dirpath,
 	lc->dev[lc->depth] = st.st_dev;
 	lc->ino[lc->depth] = st.st_ino;
 
-	d = opendir(dirpath);
-	if (d == NULL)
-		return;
-	while (list_budget(lc) && (de = readdir(d)) != NULL) {
-		if (list_hidden(de->d_name, top))
-			continue;
-		if (n == alloc) {
-			alloc = alloc ? alloc * 2 : 32;
-			names = xreallocarray(names, alloc, sizeof *names);
-		}
-		names[n++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	if (n > 1)
-		qsort(names, n, sizeof *names, strptrcmp);
-
+	names = dir_names(lc, dirpath, top, false, &n);
 	for (size_t i = 0; i < n; i++) {
 		char *full = xasprintf("%s%s", prefix, names[i]);
 		char *path = path_join(dirpath, names[i]);
 		char *sub;
 		unsigned attrs;
-		bool is_dir, descend;
+		bool is_inbox_name = top && mail_name_is_inbox(names[i]);
 
 		if (stat(path, &st) < 0 || strlen(path) >= PATH_MAX)
 			goto next;
-		is_dir = S_ISDIR(st.st_mode);
-		/* a top-level file named INBOX is the INBOX (or shadowed by
-		 * it): listed once, as INBOX */
-		if (top && mail_name_is_inbox(names[i]) && !is_dir)
-			goto next;
-		if (!(top && mail_name_is_inbox(names[i])) &&
-		    mail_list_match(lc->pattern, full) &&
+		/* a top-level INBOX is the INBOX (or shadowed by it): listed
+		 * once, as INBOX; a directory of that name still holds the
+		 * INBOX/ names */
+		if (!is_inbox_name && mail_list_match(lc->pattern, full) &&
 		    list_attrs(lc, path, &st, &attrs))
 			lc->cb(lc->cb_ctx, full, attrs);
-		if (!is_dir || lc->depth + 1 >= MAIL_LIST_MAX_DEPTH)
+		if (!S_ISDIR(st.st_mode) || lc->depth + 1 >= MAIL_LIST_MAX_DEPTH)
 			goto next;
 		sub = xasprintf("%s/", full);
-		descend = list_may_descend(lc->pattern, sub);
-		if (descend) {
-			const struct mail_driver *dd = driver_detect(path);
-			if (dd != NULL && dd->is_directory)
-				descend = false;	/* a maildir is a mailbox */
-		}
-		if (descend) {
-			lc->depth++;
-			list_walk(lc, path, sub);
-			lc->depth--;
+		if (list_may_descend(lc->pattern, sub)) {
+			if (is_dir_mailbox(path)) {
+				list_plusplus(lc, path, sub);
+			} else {
+				lc->depth++;
+				list_walk(lc, path, sub);
+				lc->depth--;
+			}
 		}
 		xfree(&sub);
 	next:
 		xfree(&full);
 		xfree(&path);
-		xfree(&names[i]);
 	}
-	free(names);
+	names_free(names, n);
 }
 
 static void list_inbox(struct list_ctx *lc)
@@ -926,7 +988,12 @@ int mail_list(const char *ref, const char *pattern, bool lsub,
 	if (resolve_plain(dirpart, true, &dirpath, error_r) < 0) {
 		ret = -1;
 	} else {
-		list_walk(&lc, dirpath, dirpart);
+		/* inside a maildir only its Maildir++ folders are names (also
+		 * when mail-directory is itself a maildir, Dovecot's layout) */
+		if (is_dir_mailbox(dirpath))
+			list_plusplus(&lc, dirpath, dirpart);
+		else
+			list_walk(&lc, dirpath, dirpart);
 		xfree(&dirpath);
 	}
 	xfree(&dirpart);

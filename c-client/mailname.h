@@ -41,6 +41,14 @@ typedef void mail_list_callback_t(void *ctx, const char *name, unsigned attrs);
  * with *error_r for a refused reference (restriction) or bad pattern;
  * hitting a walk limit is not an error (the listing is just shorter, and
  * logged).
+ *
+ * What is listed: directories as \Noselect folders; regular files that a
+ * driver recognizes, or are empty, with \NoInferiors and \Marked when
+ * mtime > atime; a directory mailbox (maildir) as a mailbox, its
+ * Maildir++ folders ".Sub" as NAME/.Sub. Hidden: dot files, *.lock,
+ * and at the top of the personal namespace names starting with '#' or
+ * '~' (they would parse as something else) and a file named INBOX
+ * (listed as INBOX). Symbolic links are followed, never in a loop.
  */
 int mail_list(const char *ref, const char *pattern, bool lsub,
 	      mail_list_callback_t *cb, void *ctx, const char **error_r);

@@ -138,6 +138,23 @@ static void ct_value(struct ctlex *lx, struct buf *out)
 		return;
 	}
 	if (ct_token(lx, &st, &n)) {
+		/* "name=my file.txt": words up to ';' belong to the value,
+		 * unless they look like a comment or another parameter */
+		size_t p = lx->pos;
+		while (p < lx->len && (s[p] == ' ' || s[p] == '\t'))
+			p++;
+		if (p < lx->len && s[p] != ';' && s[p] != '(' && s[p] != '\r' &&
+		    s[p] != '\n') {
+			const char *semi = memchr(s + p, ';', lx->len - p);
+			size_t e = semi == NULL ? lx->len : (size_t)(semi - s);
+			if (memchr(s + p, '=', e - p) == NULL &&
+			    memchr(s + p, '"', e - p) == NULL) {
+				while (e > p && (unsigned char)s[e - 1] <= ' ')
+					e--;
+				n = e - st;
+				lx->pos = e;
+			}
+		}
 		buf_append(out, s + st, n);
 		return;
 	}

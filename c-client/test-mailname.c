@@ -685,6 +685,54 @@ static void test_list_mailbox_formats(void)
 	teardown();
 }
 
+static void make_maildir(const char *name)
+{
+	char *p;
+
+	make_dir(home, name);
+	for (const char *const *s = (const char *const[]){ "cur", "new", "tmp",
+		NULL }; *s != NULL; s++) {
+		p = xasprintf("%s/%s", name, *s);
+		make_dir(home, p);
+		free(p);
+	}
+}
+
+static void test_list_maildir(void)
+{
+	const char *err;
+	char *p;
+	const struct mail_driver *d;
+
+	setup();
+	make_maildir("md");
+	p = xasprintf("%s/md", home);
+	d = driver_detect(p);
+	free(p);
+	if (d == NULL || !d->is_directory) {
+		fprintf(stderr, "  (maildir probe not available: skipped)\n");
+		teardown();
+		return;
+	}
+	make_maildir("md/.Sub");
+	make_maildir("md/.Sub.Deep");
+	make_dir(home, "md/.plain");
+	make_maildir("md2");
+	/* a maildir is a mailbox, not a folder; Maildir++ folders in it are
+	 * NAME/.Sub */
+	check_list("", "%", false, "INBOX[cU] md[C] md2[c]");
+	check_list("", "*", false,
+		   "INBOX[cU] md[C] md/.Sub[c] md/.Sub.Deep[c] md2[c]");
+	check_list("md/", "%", false, "md/.Sub[c] md/.Sub.Deep[c]");
+	check_list("", "md/.Sub", false, "md/.Sub[c]");
+	check_list("", "md2/%", false, "");
+	/* mail-directory that is itself a maildir */
+	CHECK(config_set("mail-directory", "md", &err));
+	mail_user_set("alice", getuid(), getgid(), home);
+	check_list("", "*", false, "INBOX[cU] .Sub[c] .Sub.Deep[c]");
+	teardown();
+}
+
 static void test_list_loops(void)
 {
 	char *p;
@@ -826,6 +874,7 @@ int main(int argc, char **argv)
 		TEST(test_list_namespaces),
 		TEST(test_list_mail_directory),
 		TEST(test_list_mailbox_formats),
+		TEST(test_list_maildir),
 		TEST(test_list_loops),
 		TEST(test_list_hostile),
 		TEST(test_subscriptions),

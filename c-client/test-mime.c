@@ -182,6 +182,14 @@ static void test_content_headers(void)
 	buf_release(&d);
 	mime_free(&b);
 
+	/* unquoted values with blanks; comments; a missing ';' */
+	b = parse("Content-Type: application/x; name=my file.txt; a=b (c) ;\r\n"
+		  " x=y z=w\r\n\r\n", NULL);
+	CHECK_STR(mime_param_get(b->params, "name"), "my file.txt");
+	CHECK_STR(mime_param_get(b->params, "a"), "b");
+	CHECK_STR(mime_param_get(b->params, "x"), "y");
+	mime_free(&b);
+
 	/* no subtype, text without parameters, garbage type */
 	b = parse("Content-Type: image\r\n\r\n", NULL);
 	CHECK_STR(b->type, "IMAGE");

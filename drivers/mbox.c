@@ -56,6 +56,8 @@
 #define MBF_TRIM_MASK	0x60u
 #define MBF_SB_SHIFT	8
 
+extern const struct mail_driver mbox_driver;
+
 #define PSEUDO_SUBJECT "DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA"
 
 enum uid_form { UIDF_NONE, UIDF_PSEUDO, UIDF_BASE };
@@ -325,7 +327,7 @@ struct pstate {
 	uint64_t raw, lf, lf_nocr, quoted;
 	uint64_t h_raw, h_lf, h_lf_nocr, h_quoted;
 	/* last line (for the separator) */
-	bool last_blank, last_lf, last_empty;
+	bool last_blank, last_lf, last_empty, prev_empty;
 	uint64_t last_off, last_raw, last_lf_nocr;
 	char prev_byte;
 	/* hidden header being collected */
@@ -362,7 +364,7 @@ static void pstate_finish(struct pstate *ps, uint64_t end)
 		ps->lf -= 1;
 		ps->lf_nocr -= ps->last_lf_nocr;
 		ps->last_lf = true;
-		ps->last_empty = false; /* what remains ends in a body line */
+		ps->last_empty = ps->prev_empty;
 	}
 	if (!ps->in_body) {
 		/* no blank line: the whole text is header */
@@ -416,6 +418,7 @@ static void pstate_begin(struct pstate *ps, struct plist *pl, uint64_t off,
 	ps->raw = ps->lf = ps->lf_nocr = ps->quoted = 0;
 	ps->h_raw = ps->h_lf = ps->h_lf_nocr = ps->h_quoted = 0;
 	ps->last_blank = ps->last_lf = ps->last_empty = false;
+	ps->prev_empty = false;
 	ps->cur_hidden = H_NONE;
 	ps->line_hidden = false;
 	ps->run_active = ps->scattered = false;
@@ -474,6 +477,7 @@ static uint64_t mbox_parse(int fd, uint64_t start, uint64_t end,
 				ps.h_quoted = ps.quoted;
 				ps.last_blank = false;
 				ps.last_lf = true;
+				ps.prev_empty = ps.last_empty;
 				ps.last_empty = true;
 				continue;
 			}
@@ -518,6 +522,7 @@ static uint64_t mbox_parse(int fd, uint64_t start, uint64_t end,
 		if (start_of_line && p[0] == '>' && is_quoted_from(p, n))
 			ps.quoted++;
 		ps.last_lf = has_lf;
+		ps.prev_empty = ps.last_empty;
 		ps.last_empty = start_of_line && has_lf && content == 0;
 	}
 	pstate_finish(&ps, s.buf_off + s.len);
@@ -641,22 +646,15 @@ static void header_from_first(struct mbox *mx, struct plist *pl,
 		return;
 	if (f->has_ximap) {
 		mx->form = UIDF_PSEUDO;
-		mx->pseudo_end = pl->n > 1 ? pl->v[1].from_off : f->text_end;
-		if (pl->n == 1) {
-			/* keep the pseudo's separator out of the count */
-			mx->pseudo_end = mx->st.st_size > 0 &&
-				(uint64_t)mx->st.st_size > f->text_end ?
-				(uint64_t)mx->st.st_size : f->text_end;
-		}
+		/* the only message: it ends at the end (fixed by caller) */
+		mx->pseudo_end = pl->n > 1 ? pl->v[1].from_off : UINT64_MAX;
 		*skip_r = 1;
 	} else {
 		mx->form = UIDF_BASE;
 	}
 	mx->hdr_uv = uv;
 	mx->hdr_last = last;
-	uint64_t before = mx->mb.nkeywords;
 	(void)keywords_add(&mx->mb, kw);
-	mx->hdr_nkw = mx->mb.nkeywords > before ? mx->mb.nkeywords : before;
 	{
 		/* how many names the file's list has (for change detection) */
 		unsigned cnt = 0;
@@ -701,7 +699,7 @@ static void find_ximap_line(struct mbox *mx)
 /* Give UIDs to parsed messages pl->v[first..] (FAQ 7.14 checks).
  * Returns false when the regime had to be rebuilt. */
 static bool assign_uids(struct mbox *mx, struct plist *pl, uint32_t first,
-			uint32_t *uids, bool incremental)
+			uint32_t *uids, bool incremental, uint32_t *uv_r)
 {
 	uint32_t prev = incremental ? mx->last_uid : 0;
 	uint32_t last = incremental ? mx->last_uid : mx->hdr_last;
@@ -752,9 +750,8 @@ static bool assign_uids(struct mbox *mx, struct plist *pl, uint32_t first,
 	mx->last_uid = last > mx->hdr_last ? last : mx->hdr_last;
 	return true;
 rebuild:
-	mx->hdr_uv = mail_new_uidvalidity(mx->hdr_uv);
-	if (mx->mb.uidvalidity != 0 && mx->hdr_uv <= mx->mb.uidvalidity)
-		mx->hdr_uv = mail_new_uidvalidity(mx->mb.uidvalidity);
+	*uv_r = mail_new_uidvalidity(mx->hdr_uv > mx->mb.uidvalidity ?
+				     mx->hdr_uv : mx->mb.uidvalidity);
 	for (uint32_t i = first; i < pl->n; i++)
 		uids[i] = i - first + 1;
 	mx->last_uid = pl->n - first;
@@ -868,8 +865,7 @@ static bool recheck_blocks(struct mbox *mx)
 			continue;
 		}
 		blk = buf_reserve(&b, sb);
-		if (blk == NULL || pread_full(mx->fd, blk, sb,
-					      (off_t)(m->d_aux2 - sb - 1)) < 0) {
+		if (blk == NULL) {
 			ok = false;
 			break;
 		}
@@ -990,22 +986,22 @@ static int full_parse(struct mbox *mx, uint64_t size)
 	if (mx->form == UIDF_PSEUDO && pl.n == 1)
 		mx->pseudo_end = end;
 	find_ximap_line(mx);
+	if (mx->form == UIDF_PSEUDO && pl.n == 1)
+		mx->pseudo_end = end;
 	uids = xcalloc(pl.n ? pl.n : 1, sizeof *uids);
 	mx->last_uid = 0;
-	kept = assign_uids(mx, &pl, skip, uids, false);
-	if (!kept && mx->mb.readonly && mx->hdr_uv == 0)
-		kept = true;
-	mx->mb.uidvalidity = mx->hdr_uv != 0 ? mx->hdr_uv :
-		mail_new_uidvalidity(0);
-	if (mx->hdr_uv == 0)
-		mx->hdr_uv = mx->mb.uidvalidity;
-	if (mx->form == UIDF_NONE)
-		mx->hdr_uv = 0, mx->hdr_last = 0;
-	/* a rebuilt regime: hdr_uv is the new value and must be written */
-	if (!kept && mx->form != UIDF_NONE)
-		mx->form = mx->form;	/* header rewritten by commit */
-	merge_full(mx, &pl, skip, uids,
-		   old_uv != 0 && old_uv != mx->mb.uidvalidity);
+	uint32_t uv = mx->hdr_uv;
+	kept = assign_uids(mx, &pl, skip, uids, false, &uv);
+	if (uv == 0)
+		uv = mail_new_uidvalidity(0);
+	/* a file without UID data keeps the UIDVALIDITY this session
+	 * gave it while nothing else changes */
+	if (!kept && mx->hdr_uv == 0 && old_uv != 0 && mx->mb.count > 0 &&
+	    pl.n - skip >= mx->mb.count)
+		uv = old_uv;
+	(void)kept;
+	mx->mb.uidvalidity = uv;
+	merge_full(mx, &pl, skip, uids, old_uv != 0 && old_uv != uv);
 	mx->mb.uidnext = mx->last_uid + 1;
 	free(uids);
 	plist_free(&pl);
@@ -1022,7 +1018,8 @@ static int incremental_parse(struct mbox *mx, uint64_t size)
 	memset(&pl, 0, sizeof pl);
 	uint64_t end = mbox_parse(mx->fd, mx->parsed_len, size, &pl);
 	uids = xcalloc(pl.n ? pl.n : 1, sizeof *uids);
-	if (!assign_uids(mx, &pl, 0, uids, true)) {
+	uint32_t uv = mx->mb.uidvalidity;
+	if (!assign_uids(mx, &pl, 0, uids, true, &uv)) {
 		/* cannot happen for the incremental case */
 		free(uids);
 		plist_free(&pl);
@@ -1070,6 +1067,7 @@ static int reopen_if_replaced(struct mbox *mx, bool *replaced_r)
 	mx->fd = fd;
 	memset(&mx->st, 0, sizeof mx->st);
 	mx->parsed_len = 0;
+	mx->tail_len = 0;
 	*replaced_r = true;
 	return 0;
 }
@@ -1090,8 +1088,7 @@ static int sync_locked(struct mbox *mx, const char **error_r)
 	size = (uint64_t)st.st_size;
 	if (mx->parsed_len != 0 && stat_same(&st, &mx->st))
 		return 0;
-	if (mx->parsed_len == 0 && mx->mb.count == 0 && mx->form == UIDF_NONE &&
-	    mx->st.st_ino == 0)
+	if (mx->tail_len == 0)
 		return full_parse(mx, size);
 	/* appended only? our last bytes unchanged and new data starts with
 	 * a message */
@@ -1193,7 +1190,6 @@ static void pseudo_format(struct mbox *mx, struct buf *out, size_t ximap_pad)
 	host[sizeof host - 1] = '\0';
 	gmtime_r(&now, &tm);
 	strftime(fromdate, sizeof fromdate, "%a %b %e %H:%M:%S %Y", &tm);
-	snprintf(date, sizeof date, "%d %s", tm.tm_mday, fromdate + 4);
 	/* "22 Nov 2026 02:15:43 +0000" */
 	strftime(date, sizeof date, "%d %b %Y %H:%M:%S +0000", &tm);
 	if (date[0] == '0')
@@ -1285,7 +1281,7 @@ struct append_item {
 	const char *sender;
 };
 
-static void append_format(struct mbox *mx, const struct append_item *it,
+static void append_format(struct mbox *mx, struct append_item *it,
 			  struct buf *out)
 {
 	const char *d = it->data;
@@ -1314,6 +1310,22 @@ static void append_format(struct mbox *mx, const struct append_item *it,
 			hdr_end = len;
 			body = len;
 		}
+	}
+	/* the size as served: hidden headers a client sent are dropped */
+	{
+		size_t dropped = 0;
+		bool skip = false;
+		for (pos = 0; pos < hdr_end;) {
+			const char *ln = d + pos;
+			const char *nl = memchr(ln, '\n', len - pos);
+			size_t n = nl ? (size_t)(nl - ln) + 1 : len - pos;
+			if (ln[0] != ' ' && ln[0] != '\t')
+				skip = hidden_kind(ln, n) != H_NONE;
+			if (skip)
+				dropped += n;
+			pos += n;
+		}
+		it->m.size = len - dropped;
 	}
 	buf_puts(out, "From ");
 	buf_puts(out, it->sender);
@@ -1384,7 +1396,7 @@ static int commit(struct mbox *mx, bool expunge, struct append_item *items,
 	struct journal_region *regs = NULL;
 	struct buf *blocks = NULL, rewrite, pseudo_blk;
 	unsigned nregs = 0;
-	uint32_t first_live = UINT32_MAX, live = 0;
+	uint32_t first_live = UINT32_MAX, live = 0, nblocks;
 	bool any = n_items > 0, hdr_change, need_pseudo = false;
 	int ret = 0;
 
@@ -1434,8 +1446,9 @@ static int commit(struct mbox *mx, bool expunge, struct append_item *items,
 		return -1;
 	}
 
+	nblocks = mb->count + 1;
 	regs = xcalloc((size_t)mb->count + 4, sizeof *regs);
-	blocks = xcalloc((size_t)mb->count + 1, sizeof *blocks);
+	blocks = xcalloc((size_t)nblocks, sizeof *blocks);
 	buf_init(&rewrite, 0);
 	buf_init(&pseudo_blk, 0);
 
@@ -1467,8 +1480,8 @@ static int commit(struct mbox *mx, bool expunge, struct append_item *items,
 			break;
 		if (!msg_needs_block(mx, m) && !(base && hdr_change))
 			continue;
-		if (base && m->d_off != (mx->form == UIDF_BASE ? m->d_off : 0) &&
-		    mx->form == UIDF_NONE) {
+		if (base && mx->form == UIDF_NONE) {
+			/* X-IMAPbase must be added: rewrite from here */
 			X = m->d_off < X ? m->d_off : X;
 			break;
 		}
@@ -1476,8 +1489,7 @@ static int commit(struct mbox *mx, bool expunge, struct append_item *items,
 		block_format(mx, m, base, (m->d_flags & MBF_OLD) != 0,
 			     &blocks[i]);
 		if ((m->d_flags & MBF_SB_OK) == 0 ||
-		    !block_pad(&blocks[i], msg_sb_len(m)) ||
-		    (base && mx->form == UIDF_NONE)) {
+		    !block_pad(&blocks[i], msg_sb_len(m))) {
 			if (m->d_off < X)
 				X = m->d_off;
 			break;
@@ -1604,7 +1616,7 @@ static int commit(struct mbox *mx, bool expunge, struct append_item *items,
 	mb->uidnext = mx->last_uid + 1;
 	remember_state(mx, new_len);
 out:
-	for (uint32_t i = 0; i <= mb->count; i++)
+	for (uint32_t i = 0; i < nblocks; i++)
 		if (blocks[i].data != NULL)
 			buf_release(&blocks[i]);
 	free(blocks);
@@ -1716,7 +1728,7 @@ static struct mbox *mbox_alloc(const char *path, unsigned mode)
 {
 	struct mbox *mx = xcalloc(1, sizeof *mx);
 
-	mail_mailbox_init(&mx->mb, &mbox_driver_ref(), path, mode);
+	mail_mailbox_init(&mx->mb, &mbox_driver, path, mode);
 	mx->fd = -1;
 	return mx;
 }
@@ -1927,7 +1939,8 @@ static int mbox_fetch(struct mailbox *mb, uint32_t idx, enum mail_part part,
 	if (mbox_lock(mx, false, error_r) < 0)
 		return -1;
 	/* another session may have rewritten the file since our sync */
-	if (sync_locked(mx, error_r) < 0) {
+	if (recover_locked(mx, false, error_r) < 0 ||
+	    sync_locked(mx, error_r) < 0) {
 		mbox_unlock(mx);
 		return -1;
 	}
@@ -2019,8 +2032,6 @@ static int mbox_append(const char *path, const struct mail_append_msg *msgs,
 	for (unsigned i = 0; i < n && ret == 0; i++) {
 		struct append_item *it = &items[i];
 		const struct mail_append_msg *am = &msgs[i];
-		size_t crlf = 0;
-
 		if (mx->last_uid == UINT32_MAX) {
 			*error_r = "Mailbox UIDs exhausted";
 			ret = -1;
@@ -2038,12 +2049,6 @@ static int mbox_append(const char *path, const struct mail_append_msg *msgs,
 			}
 			it->m.keywords |= 1ULL << ki;
 		}
-		/* size as served: the text with bare LFs made CRLF */
-		for (size_t j = 0; j < am->len; j++)
-			if (am->data[j] == '\n' &&
-			    (j == 0 || am->data[j - 1] != '\r'))
-				crlf++;
-		it->m.size = am->len + crlf;
 		it->m.d_flags = MBF_TRANSPARENT;
 		it->data = am->data;
 		it->len = am->len;

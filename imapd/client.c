@@ -696,8 +696,10 @@ out:
 	}
 	(void)ios_flush(c->ios);
 	if (c->lost) {
-		log_info("Killed (%s)", c->lost_why);
-		client_untagged(c, "BYE Killed (%s)", c->lost_why);
+		/* mail.c has logged the kiss of death (FAQ 7.19) itself */
+		if (strncmp(c->lost_why, "Killed", 6) != 0)
+			log_info("Mailbox lost: %s", c->lost_why);
+		client_untagged(c, "BYE %s", c->lost_why);
 		(void)ios_flush(c->ios);
 		if (c->mb != NULL)
 			mail_close(&c->mb);

@@ -266,10 +266,18 @@ static void do_list(struct client *c, struct imap_arg *args, bool lsub)
 	l.lsub = lsub;
 	buf_init(&l.line, 0);
 	if (!lsub && *pattern == '\0') {
-		/* RFC 3501: the delimiter and the root of the reference */
-		client_untagged(c, "LIST (\\Noselect) \"/\" \"%s\"",
-				*ref == '#' || *ref == '~' ||
-				*ref == '/' ? "" : "");
+		/* RFC 3501: the delimiter and the root of the reference
+		 * ("#public/" for "#public/x", "" for personal names) */
+		const char *slash = strchr(ref, '/');
+		buf_puts(&l.line, "LIST (\\Noselect) \"/\" ");
+		if (*ref == '#' && slash != NULL) {
+			char *root = xstrndup(ref, (size_t)(slash - ref + 1));
+			imap_append_string(&l.line, root, strlen(root));
+			free(root);
+		} else {
+			buf_puts(&l.line, "\"\"");
+		}
+		client_untagged(c, "%s", l.line.data);
 		client_ok(c, "LIST completed");
 		buf_release(&l.line);
 		return;
