@@ -1,5 +1,7 @@
 /* fuzz-imap-args.c - libFuzzer harness: IMAP argument tokenizer, sequence
  * sets and the SEARCH/SORT criteria parsers on hostile command text. */
+#include <stdlib.h>
+
 #include "imap-arg.h"
 #include "search.h"
 #include "seqset.h"

@@ -57,6 +57,15 @@ static void crash_init(void)
 		crash_bytes_at = atoll(s);
 }
 
+void journal_crash_reset(void)
+{
+	crash_init_done = false;
+	crash_point_at = crash_bytes_at = -1;
+	crash_steps = 0;
+	crash_bytes = 0;
+	crash_init();
+}
+
 void journal_crash_point(void)
 {
 	crash_init();

@@ -39,5 +39,7 @@ int journal_recover(const char *path, int fd, bool *recovered_r,
 bool journal_exists(const char *path, int fd);
 /* step counter hook (also used by drivers for their own crash points) */
 void journal_crash_point(void);
+/* re-read CCLIENT_CRASH_* and reset the counters (tests, after fork) */
+void journal_crash_reset(void);
 
 #endif

@@ -784,15 +784,15 @@ static void merge_full(struct mbox *mx, struct plist *pl, uint32_t first,
 		       const uint32_t *uids, bool regime_changed)
 {
 	struct mailbox *mb = &mx->mb;
-	uint32_t e = 0, i = first;
+	uint32_t e = 0, i = first, old_count = mb->count;
 
-	if (regime_changed && mb->count > 0) {
-		for (uint32_t k = 0; k < mb->count; k++)
+	if (regime_changed && old_count > 0) {
+		for (uint32_t k = 0; k < old_count; k++)
 			mb->msgs[k].state |= MSTATE_EXPUNGED;
-		e = mb->count;
+		e = old_count;
 	}
-	while (e < mb->count || i < pl->n) {
-		struct mail_message *m = e < mb->count ? &mb->msgs[e] : NULL;
+	while (e < old_count || i < pl->n) {
+		struct mail_message *m = e < old_count ? &mb->msgs[e] : NULL;
 
 		if (m != NULL && (m->state & MSTATE_EXPUNGED) != 0) {
 			e++;
@@ -1049,8 +1049,9 @@ static int reopen_if_replaced(struct mbox *mx, bool *replaced_r)
 			return 0;
 		return 0;	/* vanished: keep what we have */
 	}
-	if (mx->fd >= 0 && st.st_ino == mx->st.st_ino &&
-	    st.st_dev == mx->st.st_dev)
+	if (mx->fd >= 0 && (mx->st.st_ino == 0 ||
+			    (st.st_ino == mx->st.st_ino &&
+			     st.st_dev == mx->st.st_dev)))
 		return 0;
 	fd = open(mx->mb.path, (mx->fd_rw || mx->fd < 0 ? O_RDWR : O_RDONLY) |
 		  O_NOFOLLOW | O_CLOEXEC);

@@ -6,7 +6,7 @@
  *
  * SECURITY: this is the code that runs on unauthenticated network input.
  * A command is at most max-line-length per line and max-literal-size of
- * literals in total; an over-long line is skipped without being stored
+ * literals in total (16 KB before login); an over-long line is skipped without being stored
  * and answered BAD; a synchronizing literal that is too large is refused
  * before the client sends it; a too-large non-synchronizing literal is
  * skipped (bounded by a hard limit, past which the session ends).
@@ -482,6 +482,8 @@ static void command_tag(const struct buf *cmd, struct buf *tag)
 
 enum read_result { READ_COMMAND, READ_SKIPPED, READ_END };
 
+#define PREAUTH_MAX_LITERAL 16384
+
 static enum read_result client_read_command(struct client *c, struct buf *cmd)
 {
 	size_t max_line = (size_t)config_int("max-line-length");
@@ -494,6 +496,10 @@ static enum read_result client_read_command(struct client *c, struct buf *cmd)
 	size_t start;
 	unsigned nlines = 0;
 
+	/* before login only LOGIN and AUTHENTICATE take literals, and they
+	 * are short: do not let an anonymous peer make us hold megabytes */
+	if (c->state == STATE_NOTAUTH && max_lit > PREAUTH_MAX_LITERAL)
+		max_lit = PREAUTH_MAX_LITERAL;
 	buf_reset(cmd);
 	buf_init(&line, 0);
 	buf_init(&tag, 0);

@@ -26,6 +26,10 @@ with warnings.catch_warnings():
     warnings.simplefilter('ignore', DeprecationWarning)
     import crypt  # noqa: E402
 
+# the sanitizer runtime refuses the wrappers' RTLD_DEEPBIND (SANITIZE=1)
+os.environ.setdefault('UID_WRAPPER_DISABLE_DEEPBIND', '1')
+os.environ.setdefault('NSS_WRAPPER_DISABLE_DEEPBIND', '1')
+
 TESTS = os.environ.get('CC_TESTS') or os.path.join(os.path.dirname(cctest.BIN), 'tests')
 LOGIN_FAILED = b'-ERR [AUTH] Login failed'
 

@@ -291,15 +291,16 @@ class MailEnv:
                 f.write('%s:%s:%d:%d:%s:\n' % (u, crypt.crypt(pw, crypt.mksalt(crypt.METHOD_SHA512)), i, g, h))
         # pam_wrapper service files using pam_matrix (user:password:service)
         self.pam_dir = os.path.join(self.dir, 'pam')
-        self.pam_matrix = os.path.join(self.dir, 'pam_matrix')
-        with open(self.pam_matrix, 'w') as f:
-            for svc in ('imap', 'pop'):
+        # pam_matrix's account check reads only a user's first line, so
+        # each service gets its own passdb file
+        for svc in ('imap', 'pop'):
+            passdb = os.path.join(self.dir, 'pam_matrix.' + svc)
+            with open(passdb, 'w') as f:
                 f.write('%s:%s:%s\n' % (user, password, svc))
                 f.write('bob:bobpass:%s\n' % svc)
-        for svc in ('imap', 'pop'):
             with open(os.path.join(self.pam_dir, svc), 'w') as f:
                 for kind in ('auth', 'account', 'password', 'session'):
-                    f.write('%s required %s passdb=%s\n' % (kind, PAM_MATRIX, self.pam_matrix))
+                    f.write('%s required %s passdb=%s\n' % (kind, PAM_MATRIX, passdb))
         self.config_path = os.path.join(self.dir, 'c-client.cf')
         self.settings = {
             'spool-directory': self.spool,
@@ -367,6 +368,10 @@ class MailEnv:
         env['NSS_WRAPPER_PASSWD'] = self.passwd
         env['NSS_WRAPPER_GROUP'] = self.group
         env['UID_WRAPPER'] = '1'
+        # without these, sanitizer builds die at start under the wrappers
+        env['UID_WRAPPER_DISABLE_DEEPBIND'] = '1'
+        env['NSS_WRAPPER_DISABLE_DEEPBIND'] = '1'
+        env['PAM_WRAPPER_DISABLE_DEEPBIND'] = '1'
         uid, gid = (self.uid, self.gid) if as_user else (0, 0)
         for k in ('RUID', 'EUID', 'SUID'):
             env['UID_WRAPPER_INITIAL_' + k] = str(uid)
