@@ -89,7 +89,7 @@ int deliver_read(int fd, const char *sender_opt, size_t max,
 	static char errbuf[128];
 	struct buf in, out;
 	const char *p, *end;
-	char *from_sender = NULL;
+	char *from_sender = NULL, *rp_header = NULL, *old_rp;
 
 	memset(d, 0, sizeof *d);
 	buf_init(&in, 0);
@@ -138,9 +138,19 @@ int deliver_read(int fd, const char *sender_opt, size_t max,
 		from_sender = sender_clean(s, (size_t)(e - s));
 		p = nl < end ? nl + 1 : end;
 	}
-	if (sender_opt != NULL && *sender_opt != '\0') {
+	if (sender_opt != NULL) {
+		/* "" and "<>" are the null sender of bounces */
 		d->sender = sender_clean(sender_opt, strlen(sender_opt));
 		free(from_sender);
+		/* as UW tmail did: the envelope sender the MTA gave becomes
+		 * a Return-Path header unless the message has one */
+		old_rp = return_path(p, (size_t)(end - p));
+		if (old_rp == NULL)
+			rp_header = xasprintf("Return-Path: <%s>\r\n",
+				strcmp(d->sender, "MAILER-DAEMON") == 0 &&
+				strcmp(sender_opt, "MAILER-DAEMON") != 0 ?
+				"" : d->sender);
+		free(old_rp);
 	} else if (from_sender != NULL) {
 		d->sender = from_sender;
 	} else {
@@ -152,6 +162,10 @@ int deliver_read(int fd, const char *sender_opt, size_t max,
 	/* CRLF, as an IMAP client would APPEND it */
 	buf_init(&out, 0);
 	buf_reserve(&out, (size_t)(end - p) + (size_t)(end - p) / 16 + 2);
+	if (rp_header != NULL) {
+		buf_puts(&out, rp_header);
+		xfree(&rp_header);
+	}
 	for (const char *q = p; q < end; q++) {
 		if (*q == '\n' && (q == p || q[-1] != '\r'))
 			buf_putc(&out, '\r');
@@ -179,7 +193,13 @@ static int deliver_create(const struct mail_path *mp, const char *mailbox,
 	static char errbuf[300];
 	int fd;
 
-	if (!mp->is_inbox || mp->create_driver != NULL) {
+	/* an INBOX at a configured inbox-path is created in the default
+	 * format (inbox-path %h/Maildir with default-driver maildir) */
+	bool inbox_configured = mail_user->inbox_path != NULL &&
+		mail_user->inbox_path[0] != '\0' &&
+		strcmp(driver_default()->name, "mbox") != 0;
+
+	if (!mp->is_inbox || mp->create_driver != NULL || inbox_configured) {
 		const struct mail_driver *d = mp->create_driver != NULL ?
 			mp->create_driver : driver_default();
 		if (d->create == NULL) {
@@ -203,6 +223,32 @@ static int deliver_create(const struct mail_path *mp, const char *mailbox,
 	return EX_OK;
 }
 
+/* Delivery leaves new mail looking new: readers, login shells, biff and
+ * IMAP \Marked compare the access time with the modification time, and
+ * a driver that reads the file while appending moves the access time. */
+static void keep_unread(const char *path, const struct stat *before)
+{
+	struct stat after;
+
+	if (stat(path, &after) < 0 || !S_ISREG(after.st_mode) ||
+	    after.st_ino != before->st_ino || after.st_dev != before->st_dev)
+		return;
+	if (after.st_atim.tv_sec < after.st_mtim.tv_sec ||
+	    (after.st_atim.tv_sec == after.st_mtim.tv_sec &&
+	     after.st_atim.tv_nsec < after.st_mtim.tv_nsec))
+		return;		/* already looks unread */
+	struct timespec ts[2] = {
+		before->st_atim, { .tv_sec = 0, .tv_nsec = UTIME_OMIT },
+	};
+	/* an old atime later than the new mtime cannot say "new mail";
+	 * one second before the delivery can */
+	if (before->st_atim.tv_sec >= after.st_mtim.tv_sec) {
+		ts[0].tv_sec = after.st_mtim.tv_sec - 1;
+		ts[0].tv_nsec = after.st_mtim.tv_nsec;
+	}
+	(void)utimensat(AT_FDCWD, path, ts, 0);
+}
+
 int deliver_to(const struct delivery *d, const char *mailbox,
 	       const char **error_r)
 {
@@ -210,23 +256,24 @@ int deliver_to(const struct delivery *d, const char *mailbox,
 	struct mail_path mp;
 	struct stat st;
 	uint32_t uidvalidity, uid;
-	int ex;
+	int ex = EX_OK;
 
 	if (mail_resolve(mailbox, &mp, error_r) < 0)
 		return EX_NOPERM;
 	if (stat(mp.path, &st) < 0) {
 		if (errno != ENOENT) {
-			mail_path_free(&mp);
 			*error_r = "cannot stat mailbox";
-			return EX_TEMPFAIL;
-		}
-		ex = deliver_create(&mp, mailbox, error_r);
-		if (ex != EX_OK) {
-			mail_path_free(&mp);
-			return ex;
+			ex = EX_TEMPFAIL;
+		} else {
+			ex = deliver_create(&mp, mailbox, error_r);
+			if (ex == EX_OK && stat(mp.path, &st) < 0)
+				memset(&st, 0, sizeof st);
 		}
 	}
-	mail_path_free(&mp);
+	if (ex != EX_OK) {
+		mail_path_free(&mp);
+		return ex;
+	}
 
 	memset(&msg, 0, sizeof msg);
 	msg.data = d->data;
@@ -234,8 +281,11 @@ int deliver_to(const struct delivery *d, const char *mailbox,
 	msg.internaldate = -1;
 	msg.from_sender = d->sender;
 	if (mail_append(mailbox, &msg, 1, &uidvalidity, &uid, error_r) < 0)
-		return EX_TEMPFAIL;
-	return EX_OK;
+		ex = EX_TEMPFAIL;
+	else if (S_ISREG(st.st_mode))
+		keep_unread(mp.path, &st);
+	mail_path_free(&mp);
+	return ex;
 }
 
 const char *deliver_result_name(int ex)

@@ -21,8 +21,10 @@ struct delivery {
  * Read the whole message from fd (at most max bytes, else EX_DATAERR).
  * A leading "From " line (as Postfix and sendmail prepend) is removed;
  * the sender is sender_opt, else that line's address, else Return-Path,
- * else MAILER-DAEMON. Bare LF line ends become CRLF. Returns EX_OK or an
- * EX_* code with *error_r.
+ * else MAILER-DAEMON. With sender_opt ("" or "<>" for the null sender)
+ * a "Return-Path: <sender>" header is prepended unless the message has
+ * one (as UW tmail did). Bare LF line ends become CRLF. Returns EX_OK
+ * or an EX_* code with *error_r.
  */
 int deliver_read(int fd, const char *sender_opt, size_t max,
 		 struct delivery *d, const char **error_r);

@@ -232,14 +232,35 @@ static int set_state(int jfd, uint64_t state)
 }
 
 /* write the journal to jpath (via a temporary name); returns its fd */
+/* redo records carry the new bytes themselves */
+static int jw_redo_record(struct jwriter *jw, uint64_t off, const void *data,
+			  size_t len, uint64_t hash)
+{
+	unsigned char rec[J_REC];
+
+	put64(rec, off);
+	put64(rec + 8, len);
+	put64(rec + 16, hash);
+	put64(rec + 24, len);
+	if (jw_put(jw, rec, sizeof rec) < 0)
+		return -1;
+	return len > 0 ? jw_put(jw, data, len) : 0;
+}
+
+/* Write the journal to jpath (via a temporary name); returns its fd.
+ * An undo journal (redo false) saves the old bytes the change
+ * overwrites or cuts off. A redo journal (recovery) holds the final
+ * bytes of each region and, as its last record, the hash of the bytes
+ * [new_len, old_len) that the final truncation removes. */
 static int journal_write(const char *jpath, int mfd, const struct stat *st,
 			 uint64_t old_len, const struct journal_region *regions,
-			 unsigned n, uint64_t new_len, const char **error_r)
+			 unsigned n, uint64_t new_len, bool redo,
+			 uint64_t junk_hash, const char **error_r)
 {
 	char *tmp = xasprintf("%s.tmp", jpath);
 	struct jwriter jw;
 	unsigned char hdr[J_HDR], trailer[J_TRAILER];
-	unsigned nrec = n + (new_len < old_len ? 1 : 0);
+	unsigned nrec = redo ? n + 1 : n + (new_len < old_len ? 1 : 0);
 	int fd;
 
 	memset(&jw, 0, sizeof jw);
@@ -263,17 +284,25 @@ static int journal_write(const char *jpath, int mfd, const struct stat *st,
 	hdr[41] = (unsigned char)(nrec >> 8);
 	hdr[42] = (unsigned char)(nrec >> 16);
 	hdr[43] = (unsigned char)(nrec >> 24);
+	hdr[44] = redo ? 1 : 0;
 	/* total length: header, records, old bytes, trailer */
 	uint64_t total = J_HDR + (uint64_t)nrec * J_REC + J_TRAILER;
 	for (unsigned i = 0; i < n; i++)
-		if (regions[i].offset < old_len)
+		if (redo)
+			total += regions[i].len;
+		else if (regions[i].offset < old_len)
 			total += regions[i].len < old_len - regions[i].offset ?
 				regions[i].len : old_len - regions[i].offset;
-	if (new_len < old_len)
+	if (new_len < old_len && !redo)
 		total += old_len - new_len;
 	put64(hdr + 48, total);
 	int ret = jw_put(&jw, hdr, sizeof hdr);
-	for (unsigned i = 0; i < n && ret == 0; i++) {
+	for (unsigned i = 0; i < n && ret == 0 && redo; i++)
+		ret = jw_redo_record(&jw, regions[i].offset, regions[i].data,
+				     regions[i].len, 0);
+	if (redo && ret == 0)
+		ret = jw_redo_record(&jw, new_len, "", 0, junk_hash);
+	for (unsigned i = 0; i < n && ret == 0 && !redo; i++) {
 		uint64_t off = regions[i].offset, cnt = 0;
 		if (off < old_len)
 			cnt = regions[i].len < old_len - off ?
@@ -281,7 +310,7 @@ static int journal_write(const char *jpath, int mfd, const struct stat *st,
 		ret = jw_record(&jw, mfd, off, regions[i].data,
 				regions[i].len, cnt);
 	}
-	if (ret == 0 && new_len < old_len)
+	if (ret == 0 && new_len < old_len && !redo)
 		ret = jw_record(&jw, mfd, new_len, "", 0, old_len - new_len);
 	if (ret == 0) {
 		put64(trailer, jw.hash);
@@ -319,7 +348,7 @@ static int apply_at(const char *jpath, int fd, const struct stat *st,
 		    unsigned n, uint64_t new_len, const char **error_r)
 {
 	int jfd = journal_write(jpath, fd, st, old_len, regions, n, new_len,
-				error_r);
+				false, 0, error_r);
 
 	if (jfd < 0)
 		return -1;
@@ -522,15 +551,82 @@ static bool file_zero(int fd, uint64_t off, uint64_t n)
 	return zero;
 }
 
+/* FNV-1a of file bytes [off, off+n); false if they cannot be read */
+static bool hash_file(int fd, uint64_t off, uint64_t n, uint64_t *h_r)
+{
+	char *chunk = xmalloc(COPY_CHUNK);
+	uint64_t h = FNV_INIT, done = 0;
+	bool ok = true;
+
+	while (done < n && ok) {
+		size_t want = n - done > COPY_CHUNK ? COPY_CHUNK :
+			(size_t)(n - done);
+		ok = pread_full(fd, chunk, want, (off_t)(off + done)) ==
+			(ssize_t)want;
+		if (ok)
+			h = fnv1a(h, chunk, want);
+		done += want;
+	}
+	free(chunk);
+	*h_r = h;
+	return ok;
+}
+
+/* Apply a redo journal: regions hold final bytes, then the file is cut
+ * to final. Replaces whatever journal was at jpath (atomically). */
+static int redo_apply(const char *jpath, int fd, const struct stat *st,
+		      uint64_t cur, const struct journal_region *regs,
+		      unsigned n, uint64_t final, const char **error_r)
+{
+	uint64_t junk;
+	int jfd;
+
+	if (final > cur)
+		panic("redo past the end");
+	if (!hash_file(fd, final, cur - final, &junk)) {
+		*error_r = "Cannot read mailbox during recovery";
+		return -1;
+	}
+	jfd = journal_write(jpath, fd, st, cur, regs, n, final, true, junk,
+			    error_r);
+	if (jfd < 0)
+		return -1;
+	for (unsigned i = 0; i < n; i++) {
+		if (crash_pwrite(fd, regs[i].data, regs[i].len,
+				 regs[i].offset) < 0)
+			goto fail;
+		journal_crash_point();
+	}
+	if (fsync(fd) < 0)
+		goto fail;
+	journal_crash_point();
+	if (final < cur) {
+		if (ftruncate(fd, (off_t)final) < 0 || fsync(fd) < 0)
+			goto fail;
+		journal_crash_point();
+	}
+	close(jfd);
+	if (unlink(jpath) < 0)
+		log_warning("unlink %s: %m", jpath);
+	fsync_dir(jpath);
+	journal_crash_point();
+	return 0;
+fail:
+	log_error("recovering mailbox (journal %s): %m", jpath);
+	close(jfd);
+	*error_r = "Error writing mailbox during recovery";
+	return -1;
+}
+
 static int recover_one(const char *path, const char *jpath, int fd,
 		       const struct stat *st, const char **error_r)
 {
 	size_t jlen;
 	unsigned char *j;
-	uint64_t old_len, new_len, state, cur, app_start;
+	uint64_t old_len, new_len, state, cur, app_start, dest;
 	struct jrec *recs;
-	unsigned nrec;
-	bool forward;
+	unsigned nrec, n = 0;
+	bool forward, redo;
 	int ret = 0;
 
 	{
@@ -553,7 +649,7 @@ static int recover_one(const char *path, const char *jpath, int fd,
 		fclose(f);
 	}
 	if (!journal_parse(j, jlen, st, &old_len, &new_len, &state, &recs,
-			   &nrec)) {
+			   &nrec) || (j[44] == 1 && nrec == 0)) {
 		/* never finished, or for another file: the mailbox was not
 		 * touched under it */
 		log_warning("%s: removing unusable journal %s", path, jpath);
@@ -561,9 +657,21 @@ static int recover_one(const char *path, const char *jpath, int fd,
 		free(j);
 		return 0;
 	}
+	redo = j[44] == 1;
 	cur = (uint64_t)st->st_size;
 	forward = false;
-	if (state == J_PREPARED) {
+	if (redo) {
+		/* a recovery that was itself interrupted: its records are
+		 * final; has its truncation happened? */
+		const struct jrec *junk = &recs[nrec - 1];
+		uint64_t h;
+		forward = true;
+		app_start = new_len;
+		if (cur >= old_len && hash_file(fd, new_len, old_len - new_len,
+						&h) && h == junk->hash)
+			app_start = old_len;
+		nrec--;
+	} else if (state == J_PREPARED) {
 		app_start = old_len;
 		if (new_len > old_len && cur >= new_len &&
 		    file_zero(fd, old_len, new_len - old_len))
@@ -576,13 +684,11 @@ static int recover_one(const char *path, const char *jpath, int fd,
 	} else {
 		forward = true;
 		app_start = new_len;
-		if (new_len < old_len && cur >= old_len) {
+		if (new_len < old_len && cur >= old_len && nrec > 0) {
 			/* was the truncation done? the tail record holds
 			 * the old bytes that were to be cut off */
-			const struct jrec *tail = nrec > 0 ?
-				&recs[nrec - 1] : NULL;
-			if (tail != NULL && tail->len == 0 &&
-			    tail->off == new_len &&
+			const struct jrec *tail = &recs[nrec - 1];
+			if (tail->len == 0 && tail->off == new_len &&
 			    file_equals(fd, new_len, tail->old, tail->old_cnt))
 				app_start = old_len;
 		}
@@ -590,9 +696,11 @@ static int recover_one(const char *path, const char *jpath, int fd,
 	if (app_start > cur)
 		app_start = cur;
 
+	/* bytes an MTA appended after the crash stay, after the content */
 	uint64_t app_len = cur - app_start;
-	uint64_t dest = forward ? new_len : old_len;
+	dest = forward ? new_len : old_len;
 	unsigned char *app = xmalloc(app_len ? app_len : 1);
+	struct journal_region *regs = xcalloc(nrec + 1, sizeof *regs);
 	if (app_len > 0 && pread_full(fd, app, app_len, (off_t)app_start) !=
 	    (ssize_t)app_len) {
 		*error_r = "Cannot read mailbox during recovery";
@@ -600,12 +708,10 @@ static int recover_one(const char *path, const char *jpath, int fd,
 		goto out;
 	}
 	log_warning("%s: recovering interrupted change (%s, %llu bytes "
-		    "appended since)", path, forward ? "completing" : "undoing",
-		    (unsigned long long)app_len);
-	struct journal_region *regs = xcalloc(nrec + 1, sizeof *regs);
-	unsigned n = 0;
-	/* in PREPARED state the regions were not touched yet */
-	if (!forward && state != J_PREPARED) {
+		    "appended since)", path, redo ? "redoing" : forward ?
+		    "completing" : "undoing", (unsigned long long)app_len);
+	if (redo || (!forward && state != J_PREPARED)) {
+		/* redo: the final bytes; undo: the old bytes */
 		for (unsigned i = 0; i < nrec; i++) {
 			if (recs[i].old_cnt == 0)
 				continue;
@@ -627,12 +733,12 @@ static int recover_one(const char *path, const char *jpath, int fd,
 			log_warning("unlink %s: %m", jpath);
 		fsync_dir(jpath);
 	} else {
-		/* the repair is itself journaled, replacing this journal */
-		ret = apply_at(jpath, fd, st, cur, regs, n, dest + app_len,
-			       error_r);
+		/* the repair is a redo journal that replaces this one */
+		ret = redo_apply(jpath, fd, st, cur, regs, n, dest + app_len,
+				 error_r);
 	}
-	free(regs);
 out:
+	free(regs);
 	free(app);
 	free(recs);
 	free(j);

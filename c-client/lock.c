@@ -141,33 +141,56 @@ static const char *vulnerable_notice(const char *path)
 	return text;
 }
 
-/* 1 taken, 0 cannot be created here (FAQ 7.10), -1 timed out/error */
+/* 1 taken, 0 cannot be created here (FAQ 7.10), -1 timed out/error.
+ * The lock is made by link()ing a file that already holds our PID, so a
+ * lock file of ours is never seen empty (a process killed between create
+ * and write would leave a lock nobody could tell stale). */
 static int dotlock_take_until(const char *path, time_t deadline,
 			      const char **notice_r, const char **error_r)
 {
 	char *lockpath = xasprintf("%s.lock", path);
+	char *tmp = xasprintf("%s.lock.%ld", path, (long)getpid());
 	char pidbuf[32];
-	int fd, ret = -1;
+	int fd, ret = -1, n;
 
-	for (;;) {
-		fd = open(lockpath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW,
-			  0644);
-		if (fd >= 0) {
-			int n = snprintf(pidbuf, sizeof pidbuf, "%ld\n",
-					 (long)getpid());
-			if (write_full(fd, pidbuf, (size_t)n) < 0)
-				log_warning("write %s: %m", lockpath);
-			close(fd);
-			ret = 1;
-			break;
-		}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		  0644);
+	if (fd < 0) {
 		if (errno == EACCES || errno == EROFS || errno == EPERM) {
 			*notice_r = vulnerable_notice(path);
 			ret = 0;
+		} else {
+			log_error("open %s: %m", tmp);
+			*error_r = "Unable to create mailbox lock file";
+		}
+		goto out;
+	}
+	n = snprintf(pidbuf, sizeof pidbuf, "%ld\n", (long)getpid());
+	if (write_full(fd, pidbuf, (size_t)n) < 0) {
+		log_error("write %s: %m", tmp);
+		close(fd);
+		*error_r = "Unable to create mailbox lock file";
+		goto out;
+	}
+	close(fd);
+	for (;;) {
+		if (link(tmp, lockpath) == 0) {
+			ret = 1;
 			break;
 		}
+		if (errno == EPERM || errno == EOPNOTSUPP) {
+			/* no hard links here: O_EXCL, then the PID */
+			fd = open(lockpath, O_WRONLY | O_CREAT | O_EXCL |
+				  O_NOFOLLOW, 0644);
+			if (fd >= 0) {
+				(void)write_full(fd, pidbuf, (size_t)n);
+				close(fd);
+				ret = 1;
+				break;
+			}
+		}
 		if (errno != EEXIST) {
-			log_error("open %s: %m", lockpath);
+			log_error("link %s: %m", lockpath);
 			*error_r = "Unable to create mailbox lock file";
 			break;
 		}
@@ -180,6 +203,9 @@ static int dotlock_take_until(const char *path, time_t deadline,
 		}
 		sleep_poll();
 	}
+	(void)unlink(tmp);
+out:
+	free(tmp);
 	free(lockpath);
 	return ret;
 }

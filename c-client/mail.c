@@ -200,30 +200,39 @@ int mail_keyword_index(struct mailbox *mb, const char *kw, bool create)
 
 /* ---- session locks ---- */
 
-static int mailbox_session_lock(struct mailbox *mb, const char **error_r)
+/* Taken before the driver parses the file, so that a session we ask to
+ * give way has written its changes before we read. Returns -1 for POP3
+ * when the mailbox is in use; otherwise 0, with *readonly_notice_r set
+ * (FAQ 7.11) when we must open read-only. */
+static int session_lock_before_open(const char *path,
+				    const struct mail_driver *d, unsigned mode,
+				    struct session_lock **lock_r,
+				    const char **readonly_notice_r,
+				    const char **error_r)
 {
 	struct stat st;
 	unsigned flags;
 	const char *err;
 
-	if (stat(mb->path, &st) < 0)
+	*lock_r = NULL;
+	*readonly_notice_r = NULL;
+	if (stat(path, &st) < 0)
 		return 0;	/* a missing INBOX: nothing to lock yet */
-	if ((mb->open_mode & MAIL_OPEN_POP3) != 0)
+	if ((mode & MAIL_OPEN_POP3) != 0)
 		flags = SESSION_LOCK_POP3 | SESSION_LOCK_KISS;
-	else if (!mb->readonly && config_bool("mbox-single-writer") &&
-		 strcmp(mb->driver->name, "mbox") == 0)
+	else if ((mode & MAIL_OPEN_READONLY) == 0 &&
+		 config_bool("mbox-single-writer") &&
+		 strcmp(d->name, "mbox") == 0)
 		flags = SESSION_LOCK_KISS;
 	else
 		return 0;
-	if (session_lock_take(&st, flags, &mb->session_lock, &err) == 0)
+	if (session_lock_take(&st, flags, lock_r, &err) == 0)
 		return 0;
 	if ((flags & SESSION_LOCK_POP3) != 0) {
 		*error_r = err;
 		return -1;
 	}
-	/* FAQ 7.11 */
-	mb->readonly = true;
-	mail_set_notice(mb, err);
+	*readonly_notice_r = err;
 	return 0;
 }
 
@@ -373,11 +382,24 @@ struct mailbox *mail_open(const char *name, unsigned mode, const char **error_r)
 		mail_path_free(&mp);
 		return NULL;
 	}
-	mb = d->open(mp.path, mode, error_r);
-	if (mb == NULL) {
+	struct session_lock *sl;
+	const char *ro_notice;
+	if (session_lock_before_open(mp.path, d, mode, &sl, &ro_notice,
+				     error_r) < 0) {
 		mail_path_free(&mp);
 		return NULL;
 	}
+	if (ro_notice != NULL)
+		mode |= MAIL_OPEN_READONLY;	/* FAQ 7.11 */
+	mb = d->open(mp.path, mode, error_r);
+	if (mb == NULL) {
+		session_lock_release(&sl);
+		mail_path_free(&mp);
+		return NULL;
+	}
+	mb->session_lock = sl;
+	if (ro_notice != NULL)
+		mail_set_notice(mb, ro_notice);
 	free(mb->name);
 	mb->name = mp.name;
 	mp.name = NULL;
@@ -387,10 +409,6 @@ struct mailbox *mail_open(const char *name, unsigned mode, const char **error_r)
 	mp.spool_path = NULL;
 	mail_path_free(&mp);
 
-	if (mailbox_session_lock(mb, error_r) < 0) {
-		d->close(&mb);
-		return NULL;
-	}
 	if (mb->spool_path != NULL && !mb->readonly) {
 		const char *err;
 		if (inbox_migrate(mb, &err) < 0)

@@ -193,6 +193,34 @@ static bool name_chars_ok(const char *name)
 }
 
 
+/*
+ * driver_detect() without its side effect. A probe reads the file, and
+ * reading moves the access time past the modification time, which is how
+ * mail readers, login shells, biff and our own \Marked tell that there is
+ * new mail: a LIST or a resolve must not make new mail look read. If the
+ * access time moved, put it back (possible for the owner; otherwise the
+ * attempt fails harmlessly).
+ */
+static const struct mail_driver *detect_quietly(const char *path)
+{
+	struct stat before, after;
+	const struct mail_driver *d;
+
+	if (stat(path, &before) < 0)
+		return NULL;
+	d = driver_detect(path);
+	if (S_ISREG(before.st_mode) && stat(path, &after) == 0 &&
+	    after.st_dev == before.st_dev && after.st_ino == before.st_ino &&
+	    (after.st_atim.tv_sec != before.st_atim.tv_sec ||
+	     after.st_atim.tv_nsec != before.st_atim.tv_nsec)) {
+		struct timespec ts[2] = {
+			before.st_atim, { .tv_sec = 0, .tv_nsec = UTIME_OMIT },
+		};
+		(void)utimensat(AT_FDCWD, path, ts, 0);
+	}
+	return d;
+}
+
 static const struct namespace_def {
 	const char *prefix;	/* with the trailing '/' */
 	const char *key;	/* config key naming the owner */
@@ -338,7 +366,9 @@ static int resolve_inbox(const struct mail_driver *create_driver,
 			 struct mail_path *r, const char **error_r)
 {
 	char *spool, *cand;
-	const struct mail_driver *sd, *d;
+	const struct mail_driver *d;
+	struct stat st;
+	bool spool_is_dir;
 
 	if (mail_user == NULL) {
 		*error_r = "No user is logged in";
@@ -353,24 +383,32 @@ static int resolve_inbox(const struct mail_driver *create_driver,
 		*error_r = "User name not usable as a spool file name";
 		return -1;
 	}
-	sd = driver_detect(spool);
+	/* a directory INBOX (inbox-path %h/Maildir) has no spool to move
+	 * mail from; a stat is enough to tell, no need to probe */
+	spool_is_dir = stat(spool, &st) == 0 && S_ISDIR(st.st_mode);
 
+	/* a configured inbox-path is where INBOX is, whatever the format
+	 * "#driver.X/INBOX" asks to create it in */
+	if (create_driver != NULL && mail_user->inbox_path != NULL &&
+	    mail_user->inbox_path[0] != '\0') {
+		r->path = spool;
+		return 0;
+	}
 	/* "#driver.mbx/INBOX": create ~/INBOX in that format (FAQ 4.5);
 	 * the traditional format is the spool file itself */
 	if (create_driver != NULL && strcmp(create_driver->name, "mbox") != 0) {
 		r->path = path_join(mail_user->home, "INBOX");
-		if (strcmp(r->path, spool) != 0 &&
-		    (sd == NULL || !sd->is_directory))
+		if (strcmp(r->path, spool) != 0 && !spool_is_dir)
 			r->spool_path = spool;
 		else
 			xfree(&spool);
 		return 0;
 	}
-	/* a configured INBOX in a directory format (inbox-path %h/Maildir)
-	 * is never migrated: it is the INBOX */
-	if (config_bool("inbox-migrate") && (sd == NULL || !sd->is_directory)) {
+	/* a configured INBOX in a directory format is never migrated: it is
+	 * the INBOX */
+	if (config_bool("inbox-migrate") && !spool_is_dir) {
 		cand = path_join(mail_user->home, "INBOX");
-		d = driver_detect(cand);
+		d = detect_quietly(cand);
 		if (d != NULL && strcmp(d->name, "mbox") != 0 &&
 		    strcmp(cand, spool) != 0) {
 			r->path = cand;
@@ -379,7 +417,7 @@ static int resolve_inbox(const struct mail_driver *create_driver,
 		}
 		xfree(&cand);
 		cand = path_join(mail_user->home, "mbox");
-		d = driver_detect(cand);
+		d = detect_quietly(cand);
 		if (d != NULL && strcmp(d->name, "mbox") == 0 &&
 		    strcmp(cand, spool) != 0) {
 			r->path = cand;
@@ -448,7 +486,7 @@ int mail_resolve(const char *name, struct mail_path *r, const char **error_r)
 		return -1;
 	}
 	r->create_driver = create_driver;
-	r->driver = driver_detect(r->path);
+	r->driver = detect_quietly(r->path);
 	return 0;
 }
 
@@ -659,7 +697,7 @@ static bool dir_has_children(struct list_ctx *lc, const char *path)
 
 static bool is_dir_mailbox(const char *path)
 {
-	const struct mail_driver *d = driver_detect(path);
+	const struct mail_driver *d = detect_quietly(path);
 
 	return d != NULL && d->is_directory;
 }
@@ -723,7 +761,7 @@ static bool list_attrs(struct list_ctx *lc, const char *path,
 		return false;
 	/* UW lists every file; we list the ones that are mailboxes, plus
 	 * empty files (a just-created empty mailbox) */
-	if (st->st_size != 0 && driver_detect(path) == NULL)
+	if (st->st_size != 0 && detect_quietly(path) == NULL)
 		return false;
 	*attrs_r = MAIL_LIST_NOINFERIORS | file_marks(st);
 	return true;
@@ -896,15 +934,16 @@ static int list_lsub(struct list_ctx *lc, const char **error_r)
 
 	if (mail_subscriptions_read(&subs, error_r) < 0)
 		return -1;
-	for (char **s = subs; *s != NULL; s++) {
-		if (mail_list_match(lc->pattern, *s)) {
+	for (char **s = subs; *s != NULL; s++)
+		if (mail_list_match(lc->pattern, *s))
 			lsub_emit(lc, &seen, &nseen, *s,
 				  subscribed_name_exists(*s) ? 0 :
 				  MAIL_LIST_NOSELECT);
+	/* RFC 3501 6.3.9: "foo/bar" subscribed, LSUB "" "%" gives foo as
+	 * \Noselect (after the real ones, so a subscribed foo wins) */
+	for (char **s = subs; *s != NULL; s++) {
+		if (mail_list_match(lc->pattern, *s))
 			continue;
-		}
-		/* RFC 3501 6.3.9: "foo/bar" subscribed, LSUB "" "%" gives
-		 * foo as \Noselect */
 		for (char *p = strchr(*s, '/'); p != NULL; p = strchr(p + 1, '/')) {
 			char *parent = xstrndup(*s, (size_t)(p - *s));
 			if (mail_list_match(lc->pattern, parent))
@@ -1043,10 +1082,10 @@ int mail_subscriptions_read(char ***names_r, const char **error_r)
 		*error_r = errbuf;
 		return -1;
 	}
-	xfree(&path);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > SUBS_MAX_SIZE) {
 		close(fd);
+		xfree(&path);
 		*error_r = "Subscription list is not a regular file or too large";
 		return -1;
 	}
@@ -1055,6 +1094,7 @@ int mail_subscriptions_read(char ***names_r, const char **error_r)
 	close(fd);
 	if (r < 0) {
 		xfree(&data);
+		xfree(&path);
 		*error_r = "Can't read subscription list";
 		return -1;
 	}
@@ -1066,10 +1106,16 @@ int mail_subscriptions_read(char ***names_r, const char **error_r)
 			line[--len] = '\0';
 		if (len == 0 || len >= PATH_MAX || !name_chars_ok(line))
 			continue;
+		if (n >= MAIL_SUBS_MAX) {
+			log_warning("%s: more than %u subscriptions, rest ignored",
+				    path, (unsigned)MAIL_SUBS_MAX);
+			break;
+		}
 		names = xreallocarray(names, n + 2, sizeof *names);
 		names[n++] = xstrdup(line);
 	}
 	xfree(&data);
+	xfree(&path);
 	if (names == NULL)
 		names = xcalloc(1, sizeof *names);
 	names[n] = NULL;
@@ -1139,6 +1185,11 @@ int mail_subscribe(const char *name, bool on, const char **error_r)
 	bool found = false;
 	int ret;
 
+	/* the anonymous home is shared by every anonymous session */
+	if (mail_user != NULL && mail_user->anonymous) {
+		*error_r = "Anonymous users cannot change subscriptions";
+		return -1;
+	}
 	/* the restriction applies to subscribing as to opening; the name
 	 * need not exist (RFC 3501 6.3.6). Unsubscribing is always allowed
 	 * so a name refused since can still be removed. */

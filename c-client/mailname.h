@@ -29,6 +29,7 @@
 #define MAIL_LIST_MAX_DEPTH	16
 #define MAIL_LIST_MAX_ENTRIES	100000	/* directory entries examined per call */
 #define MAIL_LIST_MAX_PATTERN	1024
+#define MAIL_SUBS_MAX		10000	/* subscriptions read; more are ignored */
 
 typedef void mail_list_callback_t(void *ctx, const char *name, unsigned attrs);
 

@@ -337,6 +337,22 @@ static void test_inbox_migrate(void)
 	write_file(home, "INBOX", mbox_text);
 	check_resolves("INBOX", exp);
 	free(exp);
+	/* a directory INBOX from inbox-path is the INBOX, nothing migrates */
+	CHECK(config_set("inbox-path", "%h/Maildir", &err));
+	mail_user_set("alice", getuid(), getgid(), home);
+	make_dir(home, "Maildir");
+	exp = xasprintf("%s/Maildir", home);
+	CHECK(mail_resolve("INBOX", &mp, &err) == 0);
+	CHECK_STR(mp.path, exp);
+	CHECK(mp.spool_path == NULL);
+	mail_path_free(&mp);
+	/* with inbox-path set, "#driver.X/INBOX" creates it there */
+	CHECK(mail_resolve("#driver.mbx/INBOX", &mp, &err) == 0);
+	CHECK(mp.spool_path == NULL);
+	CHECK_STR(mp.path, exp);
+	CHECK(mp.is_inbox);
+	mail_path_free(&mp);
+	free(exp);
 	free(sp);
 	teardown();
 }
@@ -795,9 +811,19 @@ static void test_subscriptions(void)
 
 	write_file(home, "foo", "");
 	check_list("", "*", true, "foo[] bar/baz[N] INBOX[]");
-	check_list("", "%", true, "foo[] bar[N] INBOX[]");
+	check_list("", "%", true, "foo[] INBOX[] bar[N]");
 	check_list("bar/", "%", true, "bar/baz[N]");
 	check_list("", "inbox", true, "INBOX[]");
+	/* a subscribed parent is reported as itself, not as \Noselect */
+	CHECK(mail_subscribe("bar", true, &err) == 0);
+	check_list("", "%", true, "foo[] INBOX[] bar[N]");
+	write_file(home, "bar2", "");
+	CHECK(mail_subscribe("bar2", true, &err) == 0);
+	CHECK(mail_subscribe("bar2/x", true, &err) == 0);
+	check_list("", "bar2", true, "bar2[]");
+	CHECK(mail_subscribe("bar", false, &err) == 0);
+	CHECK(mail_subscribe("bar2", false, &err) == 0);
+	CHECK(mail_subscribe("bar2/x", false, &err) == 0);
 
 	CHECK(mail_subscribe("foo", false, &err) == 0);
 	CHECK(mail_subscribe("foo", false, &err) < 0);
@@ -821,6 +847,8 @@ static void test_subscriptions(void)
 	/* hand-edited file: CRLF, blank lines, junk */
 	write_file(home, ".mailboxlist", "one\r\n\n\ntwo\n\x01junk\n");
 	check_list("", "*", true, "one[N] two[N]");
+	mail_user->anonymous = true;
+	CHECK(mail_subscribe("#public/x", true, &err) < 0);
 	free(file);
 	teardown();
 }

@@ -6,7 +6,8 @@
  * "dovecot-keywords" ("N name" lines, letter 'a'+N) as Dovecot does.
  *
  * UIDs: "cclient-uidlist" in the maildir (format in docs/formats.md):
- *   "1 V<uidvalidity> N<uidnext>\n" then "<uid> [W<size>] :<base>\n"
+ *   "1 V<uidvalidity> N<uidnext> R<recent>\n" then
+ *   "<uid> [W<size>] [Z<zone>] :<base>\n"
  * where <base> is the file name up to ":2,". It is only ever replaced
  * whole (temp file + rename), so readers need no lock; writers (UID
  * assignment, new keywords) hold flock() on "cclient-uidlist.lock".
@@ -19,7 +20,9 @@
  * LF becomes CRLF as RFC 3501 wants). Foreign files with LF line ends
  * are served as CRLF; their served size is recorded as W<size> in the
  * uid list and ",W=<size>" in names we create (Dovecot's convention).
- * The internal date is the file's mtime (set with futimens on APPEND).
+ * The internal date is the file's mtime (set with futimens on APPEND);
+ * its zone is kept in the uid list. \Recent: the list's R<uid> is the
+ * first UID no read-write session has taken yet (claimed under the lock).
  *
  * Every file name in the directory is hostile: names are only used
  * relative to the maildir, never with a '/' in them.
@@ -59,15 +62,19 @@ struct md_entry {
 	bool in_new;
 	uint32_t uid;		/* from the uid list, 0 if none */
 	uint64_t vsize;		/* from the uid list, 0 if unknown */
+	int32_t zone;		/* internal date's zone from the uid list */
 };
 
 /* the uid list in memory */
 struct md_uidlist {
 	uint32_t uidvalidity, uidnext;
+	uint32_t recent;	/* UIDs >= this: no session took them as \Recent */
 	unsigned count, alloc;
 	struct md_uid {
 		uint32_t uid;
 		uint64_t vsize;
+		int32_t zone;	/* internal date's zone (APPEND), minutes */
+		bool has_zone;
 		char *base;
 	} *e;
 	bool exists;
@@ -78,6 +85,10 @@ struct maildir_mailbox {
 	char *kwname[MD_NKW];	/* dovecot-keywords, by letter */
 	int kw2idx[MD_NKW];	/* letter -> mb.keywords index, -1 none */
 	bool need_rescan;
+	/* new/ and cur/ mtimes at the last scan: unchanged directories
+	 * need no scan (trusted only once they are in the past) */
+	struct timespec new_mtime, cur_mtime;
+	bool mtimes_ok;
 	char errbuf[512];
 };
 
@@ -242,16 +253,29 @@ static int md_uid_cmp_base(const void *a, const void *b)
 		      ((const struct md_uid *)b)->base);
 }
 
-static void md_uidlist_add(struct md_uidlist *ul, uint32_t uid,
-			   uint64_t vsize, const char *base)
+static struct md_uid *md_uidlist_add(struct md_uidlist *ul, uint32_t uid,
+				     uint64_t vsize, const char *base)
 {
 	if (ul->count == ul->alloc) {
 		ul->alloc = ul->alloc ? ul->alloc * 2 : 64;
 		ul->e = xreallocarray(ul->e, ul->alloc, sizeof(*ul->e));
 	}
-	ul->e[ul->count].uid = uid;
-	ul->e[ul->count].vsize = vsize;
-	ul->e[ul->count++].base = xstrdup(base);
+	struct md_uid *u = &ul->e[ul->count++];
+	memset(u, 0, sizeof(*u));
+	u->uid = uid;
+	u->vsize = vsize;
+	u->base = xstrdup(base);
+	return u;
+}
+
+static struct md_uid *md_uidlist_copy(struct md_uidlist *ul,
+				      const struct md_uid *from)
+{
+	struct md_uid *u = md_uidlist_add(ul, from->uid, from->vsize,
+					  from->base);
+	u->zone = from->zone;
+	u->has_zone = from->has_zone;
+	return u;
 }
 
 /* after additions: sorted by base for lookups */
@@ -309,12 +333,17 @@ static int md_uidlist_read(const char *dir, struct md_uidlist *ul,
 			}
 			ul->uidvalidity = (uint32_t)v;
 			ul->uidnext = (uint32_t)nx;
+			const char *r = strstr(line, " R");
+			unsigned long rv = r != NULL ? strtoul(r + 2, NULL, 10) : 1;
+			ul->recent = rv <= nx ? (uint32_t)rv : (uint32_t)nx;
 			continue;
 		}
 		char *colon = strstr(line, " :");
 		char *end;
 		unsigned long uid = strtoul(line, &end, 10);
 		uint64_t vsize = 0;
+		long zone = 0;
+		bool has_zone = false;
 		if (colon == NULL || uid == 0 || uid >= ul->uidnext ||
 		    colon[2] == '\0' || strchr(colon + 2, '/') != NULL)
 			continue;	/* ignore a damaged line */
@@ -323,7 +352,14 @@ static int md_uidlist_read(const char *dir, struct md_uidlist *ul,
 		     t = strtok(NULL, " "))
 			if (t[0] == 'W')
 				vsize = strtoull(t + 1, NULL, 10);
-		md_uidlist_add(ul, (uint32_t)uid, vsize, colon + 2);
+			else if (t[0] == 'Z') {
+				zone = strtol(t + 1, NULL, 10);
+				has_zone = zone > -6000 && zone < 6000;
+			}
+		struct md_uid *u = md_uidlist_add(ul, (uint32_t)uid, vsize,
+						  colon + 2);
+		u->zone = has_zone ? (int32_t)zone : 0;
+		u->has_zone = has_zone;
 	}
 	free(line);
 	fclose(f);
@@ -352,14 +388,18 @@ static int md_uidlist_write(const char *dir, struct md_uidlist *ul,
 	struct buf b;
 	int fd, ret = -1;
 
-	qsort(ul->e, ul->count, sizeof(*ul->e), md_uid_cmp_uid);
+	if (ul->count > 1)
+		qsort(ul->e, ul->count, sizeof(*ul->e), md_uid_cmp_uid);
 	buf_init(&b, 0);
-	buf_printf(&b, "1 V%" PRIu32 " N%" PRIu32 "\n", ul->uidvalidity,
-		   ul->uidnext);
+	buf_printf(&b, "1 V%" PRIu32 " N%" PRIu32 " R%" PRIu32 "\n",
+		   ul->uidvalidity, ul->uidnext,
+		   ul->recent != 0 ? ul->recent : 1);
 	for (unsigned i = 0; i < ul->count; i++) {
 		buf_printf(&b, "%" PRIu32, ul->e[i].uid);
 		if (ul->e[i].vsize != 0)
 			buf_printf(&b, " W%" PRIu64, ul->e[i].vsize);
+		if (ul->e[i].has_zone)
+			buf_printf(&b, " Z%" PRId32, ul->e[i].zone);
 		buf_printf(&b, " :%s\n", ul->e[i].base);
 	}
 	md_uidlist_sort(ul);
@@ -513,7 +553,9 @@ static int md_scan_dir(const char *dir, const char *sub, struct md_scan *s)
 	if (d == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' || strchr(de->d_name, '/') != NULL)
+		/* our uid list is line based: a name with a line end in it
+		 * cannot be listed (no MTA makes one) */
+		if (de->d_name[0] == '.' || strpbrk(de->d_name, "/\r\n") != NULL)
 			continue;
 		if (s->count == s->alloc) {
 			s->alloc = s->alloc ? s->alloc * 2 : 256;
@@ -690,6 +732,7 @@ static int maildir_create(const char *path, const char **error_r)
 	memset(&ul, 0, sizeof(ul));
 	ul.uidvalidity = mail_new_uidvalidity(0);
 	ul.uidnext = 1;
+	ul.recent = 1;
 	if (md_uidlist_write(path, &ul, error_r) < 0)
 		return -1;
 	md_uidlist_free(&ul);
@@ -806,6 +849,7 @@ static int maildir_rename(const char *from, const char *to,
 
 static void maildir_close(struct mailbox **mbp);
 static int maildir_flush(struct mailbox *mb, const char **error_r);
+static bool md_dirs_unchanged(struct maildir_mailbox *mm);
 
 /*
  * Bring msgs[] up to date with the directory: renamed files (flags),
@@ -879,15 +923,20 @@ again:
 		*error_r = "Maildir UIDVALIDITY changed; reopen it";
 		goto out;
 	}
-	bool missing = ul.uidvalidity == 0;
+	bool missing = ul.uidvalidity == 0, claim = false;
 	for (unsigned i = 0; i < s.count; i++) {
 		if (s.e[i].uid != 0)
 			continue;
 		struct md_uid *u = md_uidlist_find(&ul, s.e[i].base);
 		if (u == NULL)
 			missing = true;
+		else if (u->uid >= ul.recent)
+			claim = true;
 	}
-	if (missing && !mb->readonly) {
+	/* UIDs from here on are \Recent for this session */
+	uint32_t recent_from = mb->readonly ?
+		(ul.uidvalidity != 0 ? ul.recent : 1) : UINT32_MAX;
+	if ((missing || claim) && !mb->readonly) {
 		/* assign UIDs under the lock, after re-reading the list */
 		int lfd = md_lock(mb->path, error_r);
 		if (lfd < 0) {
@@ -912,6 +961,7 @@ again:
 			ul.uidvalidity = mb->uidvalidity != 0 ?
 				mb->uidvalidity : mail_new_uidvalidity(0);
 			ul.uidnext = 1;
+			ul.recent = 1;
 		}
 		/* keep entries of files that still exist; add new ones in
 		 * name order (names begin with the delivery time) */
@@ -919,18 +969,21 @@ again:
 		memset(&nl, 0, sizeof(nl));
 		nl.uidvalidity = ul.uidvalidity;
 		nl.uidnext = ul.uidnext;
+		nl.recent = ul.recent;
+		uint32_t maxnew = 0;
 		for (unsigned i = 0; i < s.count; i++) {
 			struct md_uid *u = md_uidlist_find(&ul, s.e[i].base);
-			if (u != NULL)
-				md_uidlist_add(&nl, u->uid, u->vsize, u->base);
+			if (u == NULL)
+				continue;
+			md_uidlist_copy(&nl, u);
+			if (s.e[i].uid == 0 && u->uid > maxnew)
+				maxnew = u->uid;
 		}
 		/* entries assigned by others for files we have not seen */
 		for (unsigned i = 0; i < ul.count; i++)
 			if (md_scan_find(&s, ul.e[i].base) == NULL &&
 			    ul.e[i].uid >= mb->uidnext)
-				md_uidlist_add(&nl, ul.e[i].uid, ul.e[i].vsize,
-					       ul.e[i].base);
-		md_uidlist_sort(&nl);
+				md_uidlist_copy(&nl, &ul.e[i]);
 		for (unsigned i = 0; i < s.count; i++) {
 			if (md_uidlist_find(&ul, s.e[i].base) != NULL)
 				continue;
@@ -939,9 +992,14 @@ again:
 				continue;	/* vanished meanwhile */
 			if (nl.uidnext == UINT32_MAX)
 				break;
+			maxnew = nl.uidnext;
 			md_uidlist_add(&nl, nl.uidnext++, vs, s.e[i].base);
-			md_uidlist_sort(&nl);
 		}
+		md_uidlist_sort(&nl);
+		/* claim \Recent: the new messages we report are ours */
+		recent_from = ul.recent;
+		if (maxnew >= nl.recent)
+			nl.recent = maxnew + 1;
 		int w = md_uidlist_write(mb->path, &nl, error_r);
 		md_unlock(&lfd);
 		md_uidlist_free(&ul);
@@ -971,6 +1029,7 @@ again:
 		if (u != NULL) {
 			e->uid = u->uid;
 			e->vsize = u->vsize;
+			e->zone = u->zone;
 		} else if (mb->readonly) {
 			e->uid = 0;	/* numbered below */
 		} else
@@ -1008,14 +1067,17 @@ again:
 		m->uid = e->uid;
 		m->size = e->vsize;
 		m->internaldate = st.st_mtime;
-		m->zone = 0;
+		m->zone = e->zone;
 		md_parse_info(mm, md_info(e->rel), &m->flags, &m->keywords);
 		m->d_name = xstrdup(e->rel);
 		m->d_flags = e->in_new ? MDF_IN_NEW : 0;
-		if (e->in_new) {
-			/* first to see it: \Recent; move it to cur/ */
+		if (m->uid >= recent_from) {
+			/* first session to see it (claimed in the uid list) */
 			m->flags |= MAIL_RECENT;
 			mb->recent++;
+		}
+		if (e->in_new) {
+			/* a read-write session moves new/ files to cur/ */
 			if (!mb->readonly) {
 				const char *name = e->rel + 4;
 				char *from = md_path(mb->path, e->rel);
@@ -1030,8 +1092,6 @@ again:
 					m->d_flags = 0;
 				} else if (errno == ENOENT) {
 					/* another session moved it first */
-					m->flags &= ~MAIL_RECENT;
-					mb->recent--;
 					mm->need_rescan = true;
 				}
 				free(rel);
@@ -1075,6 +1135,7 @@ static struct mailbox *maildir_open(const char *path, unsigned mode,
 	mm->mb.readonly = ro;
 	for (unsigned i = 0; i < MD_NKW; i++)
 		mm->kw2idx[i] = -1;
+	(void)md_dirs_unchanged(mm);
 	if (md_sync(mm, true, error_r) < 0) {
 		snprintf(md_err, sizeof(md_err), "%s", *error_r);
 		*error_r = md_err;
@@ -1100,13 +1161,49 @@ static void maildir_close(struct mailbox **mbp)
 	mail_mailbox_free(mbp);
 }
 
+static bool md_same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* stat new/ and cur/; true if neither changed since the last scan */
+static bool md_dirs_unchanged(struct maildir_mailbox *mm)
+{
+	char *n = md_path(mm->mb.path, "new"), *c = md_path(mm->mb.path, "cur");
+	struct stat nst, cst;
+	bool same = false;
+
+	if (stat(n, &nst) == 0 && stat(c, &cst) == 0) {
+		same = mm->mtimes_ok && md_same_time(&nst.st_mtim, &mm->new_mtime) &&
+			md_same_time(&cst.st_mtim, &mm->cur_mtime);
+		mm->new_mtime = nst.st_mtim;
+		mm->cur_mtime = cst.st_mtim;
+		/* a change within the same clock tick would not move the
+		 * mtime: trust it only when it is safely in the past */
+		time_t now = time(NULL);
+		mm->mtimes_ok = now > nst.st_mtim.tv_sec + 1 &&
+			now > cst.st_mtim.tv_sec + 1;
+	} else
+		mm->mtimes_ok = false;
+	free(n);
+	free(c);
+	return same;
+}
+
 static int maildir_sync(struct mailbox *mb, const char **error_r)
 {
 	struct maildir_mailbox *mm = (struct maildir_mailbox *)mb;
+	bool dirty = false;
 
-	if (!mb->readonly && maildir_flush(mb, error_r) < 0)
+	for (uint32_t i = 0; i < mb->count && !dirty; i++)
+		dirty = (mb->msgs[i].state & MSTATE_DIRTY) != 0;
+	if (!mb->readonly && dirty && maildir_flush(mb, error_r) < 0)
 		return -1;
+	if (!dirty && !mm->need_rescan && md_dirs_unchanged(mm))
+		return 0;
 	mm->need_rescan = false;
+	if (dirty)
+		(void)md_dirs_unchanged(mm);	/* record the new times */
 	return md_sync(mm, false, error_r);
 }
 
@@ -1178,13 +1275,29 @@ static int maildir_fetch(struct mailbox *mb, uint32_t idx,
 	flen = (size_t)n;
 	/* serve CRLF */
 	struct buf crlf;
-	buf_init(&crlf, 0);
-	for (size_t i = 0; i < flen; i++) {
+	size_t bare = 0;
+	for (size_t i = 0; i < flen; i++)
 		if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
-			buf_putc(&crlf, '\r');
-		buf_putc(&crlf, raw[i]);
+			bare++;
+	if (bare == 0) {
+		raw[flen] = '\0';
+		crlf.data = raw;	/* take it over: same as buf_init'd */
+		crlf.len = flen;
+		crlf.cap = flen + 1;
+		crlf.max = 0;
+	} else {
+		buf_init(&crlf, 0);
+		char *w = buf_reserve(&crlf, flen + bare);
+		if (w == NULL)
+			panic("maildir: message too large");
+		for (size_t i = 0; i < flen; i++) {
+			if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
+				*w++ = '\r';
+			*w++ = raw[i];
+		}
+		buf_commit(&crlf, flen + bare);
+		free(raw);
 	}
-	free(raw);
 	if (m->hdr_size == 0) {
 		const char *e = crlf.len >= 4 ?
 			memmem(crlf.data, crlf.len, "\r\n\r\n", 4) : NULL;
@@ -1520,7 +1633,9 @@ static int maildir_append(const char *path, const struct mail_append_msg *msgs,
 		tmpnames[i] = final;	/* now the placed file */
 		placed++;
 		uint32_t uid = ul.uidnext++;
-		md_uidlist_add(&ul, uid, sizes[i], finals[i]);
+		struct md_uid *u = md_uidlist_add(&ul, uid, sizes[i], finals[i]);
+		u->zone = am->zone;
+		u->has_zone = am->zone != 0;
 		if (uids_r != NULL)
 			uids_r[i] = uid;
 	}

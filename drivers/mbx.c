@@ -99,6 +99,7 @@ struct mbx_mailbox {
 	struct timespec flag_mtime; /* file mtime when flags were last read */
 	bool flag_mtime_ok;	/* flag_mtime old enough to be trusted */
 	bool need_full;		/* offsets uncertain: re-find all by UID */
+	bool holes;		/* fEXPUNGED records seen: reclaim at close */
 	unsigned nslots;
 	char slot[MBX_NSLOTS][MBX_KW_MAX + 1];
 	int slot2idx[MBX_NSLOTS]; /* slot -> mb.keywords index, -1 none */
@@ -696,6 +697,7 @@ static int mbx_parse_new(struct mbx_mailbox *mm, struct mbx_hdr *h,
 			if (r.uid != 0)
 				lastuid = r.uid;
 			off += r.linelen + r.size;
+			mm->holes = true;
 			continue;
 		}
 		struct mail_message *m = mail_add_message(mb);
@@ -933,6 +935,7 @@ static void mbx_free(struct mbx_mailbox *mm)
 
 static int mbx_flush(struct mailbox *mb, const char **error_r);
 static int mbx_sync(struct mailbox *mb, const char **error_r);
+static int mbx_compact(struct mbx_mailbox *mm, const char **error_r);
 
 static struct mailbox *mbx_open(const char *path, unsigned mode,
 				const char **error_r)
@@ -1025,6 +1028,20 @@ static void mbx_close(struct mailbox **mbp)
 	if (!mm->mb.readonly && mbx_flush(&mm->mb, &error) < 0)
 		log_error("mbx %s: flags not saved at close: %s", mm->mb.path,
 			  error);
+	else if (!mm->mb.readonly && mm->holes) {
+		/* as UW at close: reclaim hidden expunged space when we
+		 * are the last session (exclusive lock) */
+		int ld = mbx_parse_lock(mm->fd, &error);
+		if (ld >= 0) {
+			if (flock(mm->fd, LOCK_EX | LOCK_NB) == 0) {
+				for (uint32_t i = 0; i < mm->mb.count; i++)
+					mm->mb.msgs[i].state &= ~MSTATE_EXPUNGE_ME;
+				if (mbx_compact(mm, &error) < 0)
+					log_error("mbx %s: %s", mm->mb.path, error);
+			}
+			mbx_parse_unlock(&ld);
+		}
+	}
 	mbx_free(mm);
 	*mbp = NULL;
 }
@@ -1148,6 +1165,7 @@ static int mbx_sync(struct mailbox *mb, const char **error_r)
 			}
 			if ((sf & F_EXPUNGED) != 0) {
 				m->state |= MSTATE_EXPUNGED;
+				mm->holes = true;
 				continue;
 			}
 			uint32_t fl = mbx_flags_from_file(sf);
@@ -1407,7 +1425,7 @@ static int mbx_recover(int fd, const char *path, bool readonly,
 }
 
 /* bytes of message data moved per journaled step */
-#define MBX_COMPACT_CHUNK (8u << 20)
+#define MBX_COMPACT_CHUNK (1u << 20)
 
 struct mbx_span {
 	uint64_t off, len;

@@ -29,7 +29,7 @@ static const char *shared_dir(void)
 		return s;
 	if (access("../shared/fixtures", F_OK) == 0)
 		return "../shared";
-	return "../../shared";	/* make check runs in tests/data */
+	return "../../../shared";	/* make check runs in tests/data */
 }
 
 static char *fixture(const char *rel)
@@ -547,6 +547,115 @@ static void test_corruption_reports(void)
 	free(dir);
 }
 
+static const char *data_dir(void)
+{
+	if (access("tests/data/mbx", F_OK) == 0)
+		return "tests/data/mbx";
+	return "mbx";	/* make check runs in tests/data */
+}
+
+/* what we write is frozen in tests/data/mbx/golden.mbx (UW's rules:
+ * no fOLD on APPEND, keywords in slot order, CRLF text); only the
+ * UIDVALIDITY and the PID may differ */
+static void test_golden_append(void)
+{
+	char *dir = test_tmpdir();
+	char *path = xasprintf("%s/g", dir);
+	char *golden = xasprintf("%s/golden.mbx", data_dir());
+	const char *err = NULL;
+	static const char *const kw[] = { "$Label1", "Junk", "project-x" };
+	struct mail_append_msg m[3] = {
+		amsg("From: a@example.com\r\nSubject: one\r\n\r\nbody\r\n",
+		     MAIL_SEEN | MAIL_ANSWERED, kw, 2, 1546300800),
+		amsg("Subject: two\n\nLF text\nFrom line\n",
+		     MAIL_FLAGGED | MAIL_DELETED | MAIL_DRAFT, kw + 2, 1,
+		     1584272096),
+		amsg("Subject: three\r\n\r\nno newline", 0, NULL, 0,
+		     1612195200),
+	};
+	uint32_t uv, uids[3];
+	size_t a, b;
+
+	m[1].zone = -480;
+	CHECK(mbx_driver.create(path, &err) == 0);
+	CHECK(mbx_driver.append(path, m, 3, &uv, uids, &err) == 0);
+	char *got = test_read_file(path, &a);
+	if (getenv("CC_WRITE_GOLDEN") != NULL) {
+		FILE *f = fopen(golden, "wb");
+		fwrite(got, 1, a, f);
+		fclose(f);
+	}
+	char *want = test_read_file(golden, &b);
+	CHECK(want != NULL && a == b);
+	if (want != NULL && a == b) {
+		CHECK(memcmp(got, want, 7) == 0);
+		CHECK(memcmp(got + 15, want + 15, 2038 - 15) == 0);
+		CHECK(memcmp(got + 2048, want + 2048, a - 2048) == 0);
+	}
+	free(got);
+	free(want);
+	free(golden);
+	free(path);
+	free(dir);
+}
+
+/* what old UW leaves: a record appended without a UID (00000000) and a
+ * hidden expunged one (fEXPUNGED, space not reclaimed) */
+static void test_uw_uid0_and_hidden(void)
+{
+	char *dir = test_tmpdir();
+	char *path = xasprintf("%s/old", dir);
+	const char *err = NULL;
+	struct buf f;
+	char h[2048];
+
+	memset(h, 0, sizeof(h));
+	snprintf(h, sizeof(h), "*mbx*\r\n6b02505000000002\r\n");
+	for (int i = 0; i < 30; i++)
+		strcat(h, "\r\n");
+	buf_init(&f, 0);
+	buf_append(&f, h, sizeof(h));
+	buf_puts(&f, " 1-Jan-2019 00:00:00 +0000,9;000000000011-00000001\r\n"
+		 "A: 1\r\n\r\nx");
+	buf_puts(&f, " 1-Jan-2019 00:00:00 +0000,9;000000008011-00000002\r\n"
+		 "B: 2\r\n\r\ny");
+	buf_puts(&f, " 1-Jan-2019 00:00:00 +0000,9;000000000001-00000000\r\n"
+		 "C: 3\r\n\r\nz");
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0 && write_full(fd, f.data, f.len) == (ssize_t)f.len);
+	close(fd);
+	struct mailbox *mb = mbx_driver.open(path, 0, &err);
+	CHECK(mb != NULL);
+	if (mb != NULL) {
+		CHECK_INT(mb->count, 2);
+		CHECK_INT(mb->msgs[0].uid, 1);
+		CHECK_INT(mb->msgs[1].uid, 3);	/* after the hidden UID 2 */
+		CHECK_INT(mb->recent, 1);
+		CHECK_INT(mb->uidnext, 4);
+		CHECK_INT(mb->uidvalidity, 0x6b025050);
+		mbx_driver.close(&mb);
+	}
+	size_t len;
+	char *d = test_read_file(path, &len);
+	CHECK(d != NULL && memcmp(d + 15, "00000003", 8) == 0);
+	CHECK(d != NULL && strstr(d + 2048, "000000000011-00000003") != NULL);
+	free(d);
+	/* the first close, alone with the file, reclaimed the hidden
+	 * record (as UW's close does) */
+	mb = mbx_driver.open(path, 0, &err);
+	CHECK(mb != NULL && mb->recent == 0);
+	if (mb != NULL) {
+		CHECK_INT(mb->count, 2);
+		mbx_driver.close(&mb);
+	}
+	struct stat st;
+	stat(path, &st);
+	CHECK_INT(st.st_size, f.len - 61);
+	buf_release(&f);
+	free(path);
+	free(dir);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test tests[] = {
@@ -556,6 +665,8 @@ int main(int argc, char **argv)
 		TEST(test_two_sessions),
 		TEST(test_compact_many),
 		TEST(test_corruption_reports),
+		TEST(test_golden_append),
+		TEST(test_uw_uid0_and_hidden),
 	};
 	return test_run(argc, argv, tests, N_ELEMENTS(tests));
 }

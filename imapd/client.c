@@ -14,10 +14,13 @@
  * input is never thrown away (pipelining, seed 004) except by STARTTLS.
  */
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
+#include "lock.h"
 #include "log.h"
 #include "imapd.h"
 
@@ -218,9 +221,15 @@ void client_report_changes(struct client *c)
 		return;
 	if (mb->nkeywords != c->nkeywords)
 		client_send_flags(c);
-	if (mb->count > c->exists || (mb->count < c->exists)) {
+	if (mb->count > c->exists) {
 		c->exists = mb->count;
 		client_untagged(c, "%u EXISTS", c->exists);
+	} else if (mb->count < c->exists) {
+		/* cannot happen: every removal goes through ev_expunged;
+		 * an EXISTS may never shrink, so just resynchronize */
+		log_error("message count %u below reported %u", mb->count,
+			  c->exists);
+		c->exists = mb->count;
 	}
 	if (mb->recent != c->recent) {
 		c->recent = mb->recent;
@@ -304,6 +313,18 @@ void client_close_mailbox(struct client *c)
 
 bool client_name_allowed(struct client *c, const char *name)
 {
+	const char *p;
+
+	for (p = name; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			client_no(c, "[CANNOT] Control characters are not "
+				  "allowed in mailbox names");
+			return false;
+		}
+	if (*name == '\0') {
+		client_no(c, "[CANNOT] Empty mailbox name");
+		return false;
+	}
 	if (!c->anonymous)
 		return true;
 	/* FAQ 4.1: anonymous users see the public namespaces only */
@@ -398,22 +419,33 @@ enum ios_status client_read_line_status(struct client *c, struct buf *line)
 	return ios_getline(c->ios, line, (size_t)config_int("max-line-length"));
 }
 
-static void client_input_end(struct client *c, enum ios_status st)
+static void client_input_end_what(struct client *c, enum ios_status st,
+				  const char *what)
 {
+	char msg[128];
+
 	switch (st) {
 	case IOS_TIMEOUT:
 		client_disconnect(c, "Autologout; idle for too long",
 				  "Autologout");
 		break;
 	case IOS_EOF:
-		client_disconnect(c, NULL, "Command stream end of file while "
-				  "reading line");
+		/* FAQ 7.18: the client went away without LOGOUT */
+		snprintf(msg, sizeof msg, "Command stream end of file, while "
+			 "reading %s", what);
+		client_disconnect(c, NULL, msg);
 		break;
 	default:
-		client_disconnect(c, NULL, "Command stream error while reading "
-				  "line");
+		snprintf(msg, sizeof msg, "Command stream error while reading "
+			 "%s", what);
+		client_disconnect(c, NULL, msg);
 		break;
 	}
+}
+
+static void client_input_end(struct client *c, enum ios_status st)
+{
+	client_input_end_what(c, st, "line");
 }
 
 bool client_read_line(struct client *c, struct buf *line)
@@ -558,7 +590,7 @@ static enum read_result client_read_command(struct client *c, struct buf *cmd)
 			continue;
 		}
 		if (st != IOS_OK) {
-			client_input_end(c, st);
+			client_input_end_what(c, st, "char");
 			ret = READ_END;
 			break;
 		}
@@ -603,6 +635,48 @@ static bool valid_atom(const char *s, size_t len)
 			return false;
 	}
 	return true;
+}
+
+/* the mailbox was taken from us (kiss of death, FAQ 7.19): say why, end */
+static void client_lost_end(struct client *c)
+{
+	/* mail.c has logged the kiss of death itself */
+	if (strncmp(c->lost_why, "Killed", 6) != 0)
+		log_info("Mailbox lost: %s", c->lost_why);
+	client_untagged(c, "BYE %s", c->lost_why);
+	(void)ios_flush(c->ios);
+	if (c->mb != NULL)
+		mail_close(&c->mb);
+	client_state_change(c, STATE_LOGOUT);
+}
+
+/* With a mailbox open, wait for the next command in short steps so a
+ * kiss of death from a newer session is obeyed at once rather than at
+ * the client's next command (the newer session is waiting for us).
+ * Returns false when the session must end. */
+static bool client_wait_command(struct client *c)
+{
+	long long autologout = config_int("imap-autologout");
+	time_t start = time(NULL);
+	int r;
+
+	for (;;) {
+		r = ios_wait_input(c->ios, 1000);
+		if (r != 0)
+			return true;	/* input, or an error ios_getline reports */
+		if (lock_kiss_received && c->mb != NULL) {
+			client_sync(c, false);
+			if (c->lost) {
+				client_lost_end(c);
+				return false;
+			}
+			(void)ios_flush(c->ios);
+		}
+		if (autologout > 0 && time(NULL) - start >= autologout) {
+			client_input_end(c, IOS_TIMEOUT);
+			return false;
+		}
+	}
 }
 
 static void client_dispatch(struct client *c, struct buf *cmdbuf)
@@ -701,16 +775,8 @@ out:
 		ios_puts(c->ios, "\r\n");
 	}
 	(void)ios_flush(c->ios);
-	if (c->lost) {
-		/* mail.c has logged the kiss of death (FAQ 7.19) itself */
-		if (strncmp(c->lost_why, "Killed", 6) != 0)
-			log_info("Mailbox lost: %s", c->lost_why);
-		client_untagged(c, "BYE %s", c->lost_why);
-		(void)ios_flush(c->ios);
-		if (c->mb != NULL)
-			mail_close(&c->mb);
-		client_state_change(c, STATE_LOGOUT);
-	}
+	if (c->lost)
+		client_lost_end(c);
 	imap_args_free(&args);
 	c->tag = NULL;
 	c->name = NULL;
@@ -730,6 +796,8 @@ void client_run(struct client *c)
 	buf_init(&cmd, max);
 	buf_init(&c->tagged, 0);
 	while (c->state != STATE_LOGOUT && !ios_failed(c->ios)) {
+		if (c->mb != NULL && !client_wait_command(c))
+			break;
 		switch (client_read_command(c, &cmd)) {
 		case READ_END:
 			client_state_change(c, STATE_LOGOUT);

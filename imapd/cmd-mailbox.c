@@ -26,6 +26,21 @@ static const char *one_name(struct client *c, struct imap_arg *args)
 	return name;
 }
 
+/* New names must be 7-bit (RFC 3501 5.1.3: modified UTF-7): an 8-bit
+ * name would be stored in some unknown charset */
+static bool new_name_valid(struct client *c, const char *name)
+{
+	const char *p;
+
+	for (p = name; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80) {
+			client_no(c, "[CANNOT] Mailbox names must be 7-bit "
+				  "(modified UTF-7)");
+			return false;
+		}
+	return true;
+}
+
 bool imapd_is_selected(struct client *c, const char *name)
 {
 	struct mail_path p;
@@ -48,7 +63,7 @@ void cmd_create(struct client *c, struct imap_arg *args)
 	const char *name = one_name(c, args), *error;
 	bool known;
 
-	if (name == NULL)
+	if (name == NULL || !new_name_valid(c, name))
 		return;
 	if (c->anonymous) {
 		client_no(c, "[NOPERM] Anonymous users cannot create mailboxes");
@@ -153,7 +168,8 @@ void cmd_rename(struct client *c, struct imap_arg *args)
 		client_bad(c, "RENAME from to");
 		return;
 	}
-	if (!client_name_allowed(c, from) || !client_name_allowed(c, to))
+	if (!client_name_allowed(c, from) || !client_name_allowed(c, to) ||
+	    !new_name_valid(c, to))
 		return;
 	if (c->anonymous) {
 		client_no(c, "[NOPERM] Anonymous users cannot rename mailboxes");

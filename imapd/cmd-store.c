@@ -18,7 +18,7 @@ void cmd_store(struct client *c, struct imap_arg *args)
 	uint32_t *seqs, n, i, flags = 0;
 	uint64_t keywords = 0;
 	struct imap_arg *f;
-	bool silent = false, is_kw, newkw = false;
+	bool silent = false, is_kw;
 	struct buf out;
 
 	if (set == NULL || item == NULL || args[2].type == IMAP_ARG_EOL) {
@@ -92,11 +92,8 @@ void cmd_store(struct client *c, struct imap_arg *args)
 		keywords |= (uint64_t)1 << idx;
 	}
 	/* a new keyword: announce FLAGS before the FETCH responses */
-	if (c->mb->nkeywords != c->nkeywords) {
+	if (c->mb->nkeywords != c->nkeywords)
 		client_send_flags(c);
-		newkw = true;
-	}
-	(void)newkw;
 	buf_init(&out, 0);
 	for (i = 0; i < n; i++) {
 		if (mail_store(c->mb, seqs[i], op, flags, keywords) < 0) {

@@ -16,8 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
+#include "lock.h"
 #include "log.h"
 #include "tls.h"
 #include "pop3.h"
@@ -161,6 +163,35 @@ static void pop3_end_stream(struct pop3_session *s, enum ios_status st)
 	pop3_set_state(s, POP3_LOGOUT);
 }
 
+/* UW's KODTIMEOUT: a POP3 session idle this long gives the mailbox up
+ * when a newer session sends the kiss of death (FAQ 7.19); a busy one
+ * keeps it and the newer one gets [IN-USE] (RFC 1939 exclusivity) */
+#define POP3_KISS_IDLE_SECS 300
+
+/* Wait for the next command while holding a mailbox, watching for the
+ * kiss of death and the autologout. */
+static bool pop3_wait_command(struct pop3_session *s)
+{
+	time_t idle_since = time(NULL);
+	long long autologout = config_int("pop3-autologout");
+
+	for (;;) {
+		if (ios_wait_input(s->ios, 1000) != 0)
+			return true;	/* input, or an error getline reports */
+		if (autologout > 0 && time(NULL) - idle_since >= autologout) {
+			pop3_end_stream(s, IOS_TIMEOUT);
+			return false;
+		}
+		if (!lock_kiss_received)
+			continue;
+		if (time(NULL) - idle_since >= POP3_KISS_IDLE_SECS) {
+			s->lost = "another session took the mailbox";
+			return false;
+		}
+		lock_kiss_received = 0;	/* not idle enough: keep it */
+	}
+}
+
 bool pop3_getline(struct pop3_session *s, struct buf *line)
 {
 	enum ios_status st = ios_getline(s->ios, line, POP3_MAX_LINE);
@@ -251,9 +282,13 @@ void pop3_session_run(int in_fd, int out_fd, const char *rhost, bool implicit_tl
 	(void)ios_flush(s->ios);
 
 	while (s->state == POP3_AUTHORIZATION || s->state == POP3_TRANSACTION) {
-		if (!pop3_getline(s, &line))
+		if (s->mb != NULL && !pop3_wait_command(s)) {
+			if (s->lost == NULL)
+				break;	/* autologout */
+		} else if (!pop3_getline(s, &line))
 			break;
-		pop3_dispatch(s, &line);
+		else
+			pop3_dispatch(s, &line);
 		if (s->lost != NULL && s->state != POP3_LOGOUT) {
 			/* kiss of death (FAQ 7.19): another session took the
 			 * mailbox; nothing of ours may be written now */

@@ -22,7 +22,7 @@ from cctest import MailEnv, sample_message
 ITER = int(os.environ.get('CC_CRASH_ITER', '25'))
 SEED = int(os.environ.get('CC_CRASH_SEED', '12345'))
 
-FORMATS = (('mbox', 'box'), ('mbx', '#driver.mbx/box'), ('maildir', '#driver.maildir/box'))
+FORMATS = (('mbox', 'boxmbox'), ('mbx', '#driver.mbx/boxmbx'), ('maildir', '#driver.maildir/boxmaildir'))
 
 
 def msg(n, body_extra=b''):

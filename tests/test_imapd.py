@@ -107,6 +107,17 @@ class TestGreetingAndAuth(ImapdCase):
         self.ok(s, 'LOGOUT')
         self.assertIn('Login', self.env.log())
 
+    def test_login_pam(self):
+        self.env.write_config(auth_backends='pam')
+        s = self.env.imap(login=True, pam=True)
+        u, t = s.cmd('LOGIN alice wrong')
+        self.assertTrue(t.startswith(b'NO'), t)
+        u, t = s.cmd('LOGIN alice secret')
+        self.assertTrue(t.startswith(b'OK'), t)
+        self.ok(s, 'CREATE viapam')
+        self.ok(s, 'LOGOUT')
+        self.assertTrue(os.path.exists(self.env.path('viapam')))
+
     def test_login_literals(self):
         s = self.env.imap(login=True)
         s.send(b'a1 LOGIN {5}\r\n')
@@ -150,6 +161,22 @@ class TestGreetingAndAuth(ImapdCase):
         self.assertTrue(t.startswith(b'BAD'), t)
         u, t = s.cmd('AUTHENTICATE NOSUCHMECH')
         self.assertTrue(t.startswith(b'NO'), t)
+        # AUTHENTICATE LOGIN: two challenges
+        s = self.env.imap(login=True)
+        s.send(b'z AUTHENTICATE LOGIN\r\n')
+        self.assertTrue(s.readline().startswith(b'+'))
+        s.send(base64.b64encode(b'alice') + b'\r\n')
+        self.assertTrue(s.readline().startswith(b'+'))
+        s.send(base64.b64encode(b'secret') + b'\r\n')
+        u, t = s.collect('z')
+        self.assertTrue(t.startswith(b'OK'), t)
+        # garbage base64 is BAD
+        s = self.env.imap(login=True)
+        s.send(b'w AUTHENTICATE PLAIN\r\n')
+        s.readline()
+        s.send(b'!!!notbase64!!!\r\n')
+        u, t = s.collect('w')
+        self.assertTrue(t.startswith(b'BAD') or t.startswith(b'NO'), t)
 
     def test_logindisabled(self):
         self.env.write_config(plaintext_logins='no')
@@ -202,6 +229,12 @@ class TestMailboxes(ImapdCase):
         self.assertTrue(t.startswith(b'NO [NONEXISTENT]'), t)
         u, t = s.cmd('CREATE')
         self.assertTrue(t.startswith(b'BAD'), t)
+        u, t = s.cmd(b'CREATE "\xc3\xa9t\xc3\xa9"')
+        self.assertTrue(t.startswith(b'NO [CANNOT]'), t)
+        u, t = s.cmd(b'CREATE {3+}\r\na\x01b')
+        self.assertTrue(t.startswith(b'NO [CANNOT]'), t)
+        u, t = s.cmd('CREATE "&AOk-t&AOk-"')      # modified UTF-7 is fine
+        self.assertTrue(t.startswith(b'OK'), t)
 
     def test_rename_inbox(self):
         s = self.env.imap()
@@ -489,6 +522,39 @@ class TestStoreSearch(ImapdCase):
             u, t = s.cmd(bad)
             self.assertTrue(t.startswith(b'BAD'), (bad, t))
 
+    def test_search_keys(self):
+        s = self.selected()
+        for cmd in ('STORE 1 +FLAGS (\\Seen)', 'STORE 3 +FLAGS (\\Answered)',
+                    'STORE 4 +FLAGS (\\Deleted)', 'STORE 5 +FLAGS (\\Draft)',
+                    'STORE 6 +FLAGS ($Work)'):
+            self.ok(s, cmd)
+        every = list(range(1, self.n + 1))
+
+        def others(*xs):
+            return [x for x in every if x not in xs]
+        table = [
+            ('ANSWERED', [3]), ('UNANSWERED', others(3)),
+            ('DELETED', [4]), ('UNDELETED', others(4)),
+            ('DRAFT', [5]), ('UNDRAFT', others(5)),
+            ('SEEN', [1]), ('UNSEEN', others(1)),
+            ('KEYWORD $Work', [6]), ('UNKEYWORD $Work', others(6)),
+            ('RECENT', every), ('NEW', others(1)), ('OLD', []),
+            ('CC dave', [1]), ('BCC nobody', []),
+            ('BEFORE 03-Mar-2020', [1, 2]), ('ON 03-Mar-2020', [3]),
+            ('SINCE 05-Mar-2020', [5, 6]), ('SENTON 16-Mar-2020', [2]),
+            ('SENTSINCE 19-Mar-2020', [5]),
+            ('SMALLER 400', [1, 6]), ('TEXT quarterly', [1, 3, 4]),
+            ('HEADER Message-ID meet', [5, 6]), ('*', [self.n]),
+            ('UID 2:3', [2, 3]), ('ALL NOT ALL', []),
+            ('CHARSET UTF-8 FROM "J\u00fcrgen"', [2]),
+            ('CHARSET UTF-8 BODY "Caf\u00e9"', [5]),
+            ('BODY "inner plain"', [4]),
+        ]
+        for crit, want in table:
+            u, t = self.ok(s, ('SEARCH ' + crit).encode('utf-8'))
+            got = [int(x) for x in u[0].split()[2:]]
+            self.assertEqual(got, want, crit)
+
     def test_sort_thread(self):
         s = self.selected()
         u, t = self.ok(s, 'SORT (SUBJECT) UTF-8 ALL')
@@ -608,7 +674,7 @@ class TestSessions(ImapdCase):
         s = self.env.imap()
         s.proc.stdin.close()
         s.proc.wait(timeout=10)
-        self.assertIn('Command stream end of file while reading line', self.env.log())
+        self.assertIn('Command stream end of file, while reading line', self.env.log())
 
     def test_large_fetch_is_linear(self):
         s = self.env.imap()
@@ -640,23 +706,12 @@ class TestSessions(ImapdCase):
         if not t.startswith(b'OK'):
             self.skipTest('INBOX not available: %r' % t)
         b = self.env.imap()
-        b.send(b'b1 SELECT INBOX\r\n')      # waits for a to give way
-        time.sleep(0.5)
-        a.send(b'k NOOP\r\n')
-        lines = []
-        try:
-            while True:
-                line = a.read_response_line()
-                lines.append(line)
-                if line.startswith(b'k ') or line.startswith(b'* BYE'):
-                    break
-        except Exception:
-            pass
-        if any(x.startswith(b'* BYE') for x in lines):
-            self.assertIn(b'* BYE Killed (lost mailbox lock)', lines)
-            a.expect_eof()
-            self.assertIn('Killed (lost mailbox lock)', self.env.log())
-        u, t = b.collect('b1')
+        # b waits for a to give way; a, idle between commands, obeys at once
+        u, t = b.cmd('SELECT INBOX')
+        line = a.read_response_line()
+        self.assertEqual(line, b'* BYE Killed (lost mailbox lock)')
+        a.expect_eof()
+        self.assertIn('Killed (lost mailbox lock)', self.env.log())
         self.assertTrue(t.startswith(b'OK'), t)
         self.assertIn(b'READ-WRITE', t)
 
@@ -778,6 +833,42 @@ class TestTls(unittest.TestCase):
         tls.close()
 
 
+class TestScenarios(ImapdCase):
+    """tests/data/imapd/*.scenario: C: lines sent (consecutive ones in one
+    write), S: lines are regular expressions for the server's lines."""
+
+    def run_scenario(self, path):
+        s = self.env.imap()
+        with open(path, 'rb') as f:
+            lines = [x.rstrip(b'\r\n') for x in f]
+        pending = []
+        for n, line in enumerate(lines, 1):
+            if line.startswith(b'#') or not line.strip():
+                continue
+            kind, body = line[:3], line[3:]
+            if kind == b'G: ':
+                self.assertRegex(s.greeting_line, b'^' + body + b'$')
+            elif kind in (b'C: ', b'C:'):
+                pending.append(body + b'\r\n')
+            elif kind == b'S: ':
+                if pending:
+                    s.send(b''.join(pending))
+                    pending = []
+                got = s.readline().rstrip(b'\r\n')
+                self.assertTrue(re.fullmatch(body, got),
+                                '%s:%d: expected %r got %r' % (path, n, body, got))
+            else:
+                self.fail('%s:%d: bad scenario line %r' % (path, n, line))
+
+    def test_scenarios(self):
+        d = os.path.join(HERE, 'data', 'imapd')
+        names = sorted(x for x in os.listdir(d) if x.endswith('.scenario'))
+        self.assertTrue(names)
+        for name in names:
+            with self.subTest(scenario=name):
+                self.run_scenario(os.path.join(d, name))
+
+
 class TestHostile(ImapdCase):
     def test_hostile_input(self):
         s = self.env.imap(args=['-o', 'max-line-length=1000', '-o', 'max-literal-size=100'])
@@ -795,6 +886,8 @@ class TestHostile(ImapdCase):
         self.ok(s, 'NOOP')
         for bad in (b'd SEARCH ' + b'(' * 200 + b'ALL' + b')' * 200,
                     b'e LIST "" "\xff\xfe"', b'f FETCH 1:4294967295 FLAGS',
+                    b'e2 CREATE "\xc3\xa9t\xc3\xa9"', b'e3 CREATE {3+}\r\na\x01b',
+                    b'e4 SELECT ""', b'e5 RENAME INBOX "\xff"',
                     b'g SELECT "a\x00b"', b'h FETCH', b'i UID BOGUS', b'j',
                     b'k SEARCH CHARSET UTF-8 TEXT "\xc3\x28"', b'l STORE 1:* FLAGS ()',
                     b'm FETCH * BODY[' + b'1.' * 100 + b'1]', b'(bad-tag NOOP',
@@ -812,6 +905,26 @@ class TestHostile(ImapdCase):
             line = s.read_response_line()
             self.assertRegex(line, rb'^\S+ (BAD|NO|OK)', bad)
         self.ok(s, 'LOGOUT')
+
+    def test_random_commands_never_crash(self):
+        import random
+        rnd = random.Random(4711)
+        words = [b'FETCH', b'UID', b'STORE', b'SEARCH', b'SELECT', b'BODY[', b'BODY.PEEK[1.2]',
+                 b'(', b')', b'{3}', b'"', b'\\Seen', b'1:*', b'*', b'0', b'4294967295',
+                 b'HEADER.FIELDS', b'<0.5>', b'NIL', b'\x00', b'\xff', b'corpus', b'INBOX',
+                 b'+FLAGS', b'CHARSET', b'OR', b'NOT', b'[', b']', b'BINARY[2]', b'~{1}',
+                 b'ESEARCH', b'RETURN', b'(MIN', b'THREAD', b'SORT', b'APPEND', b'MOVE', b'COPY']
+        s = self.selected()
+        out = []
+        for i in range(300):
+            line = b' '.join(rnd.choice(words) for _ in range(rnd.randint(0, 8)))
+            out.append(b'r%d %s\r\n' % (i, line.replace(b'{3}', b'{3+}')))
+        s.send(b''.join(out) + b'zz NOOP\r\n')
+        while True:
+            line = s.read_response_line()
+            if line.startswith(b'zz '):
+                break
+        self.assertTrue(line.startswith(b'zz OK'), line)
 
     def test_flood_of_long_lines_ends_session(self):
         s = self.env.imap(args=['-o', 'max-line-length=100'])

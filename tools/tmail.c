@@ -4,7 +4,7 @@
  * mbx or maildir ~/INBOX: seed FAQ 4.5), with the same locking as imapd
  * and ipop3d, so delivery never races a session.
  *
- *   tmail [-c config] [-f sender] [-I mailbox] user...
+ *   tmail [-c config] [-f sender] [-I mailbox] user[+folder]...
  *
  * Exit codes are <sysexits.h>: EX_OK, EX_NOUSER, EX_TEMPFAIL (busy or any
  * temporary trouble: the MTA keeps the message and retries), EX_CANTCREAT,
@@ -14,8 +14,8 @@
  *
  * SECURITY: run by the MTA as root. The message is read once, as root,
  * into memory; then for each recipient a child process drops to that
- * user (setgroups, setgid, setuid, each checked, then verified
- * irrevocable) BEFORE any mailbox name is resolved or any file in the
+ * user (setgroups to the user's own groups, setgid, setuid, each
+ * checked, then verified irrevocable) BEFORE any mailbox name is resolved or any file in the
  * user's home is looked at, so symbolic links and odd files there can
  * reach nothing the user could not reach. The only privilege kept is
  * membership of the spool directory's group when that directory is
@@ -43,7 +43,7 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: tmail [-c config] [-f sender] [-I mailbox] user...\n");
+	fprintf(stderr, "usage: tmail [-c config] [-f sender] [-I mailbox] user[+folder]...\n");
 	exit(EX_USAGE);
 }
 
@@ -60,22 +60,55 @@ static bool spool_group(gid_t *gid_r)
 	return true;
 }
 
+/* the user's groups (as login would give them), plus extra if not in */
+static gid_t *user_groups(const struct passwd *pw, const gid_t *extra,
+			  size_t *n_r)
+{
+	int n = 32, want;
+	gid_t *groups = NULL;
+
+	for (;;) {
+		groups = xreallocarray(groups, (size_t)n + 1, sizeof *groups);
+		want = n;
+		if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &want) >= 0) {
+			n = want;
+			break;
+		}
+		if (want <= n || want > 65536) {
+			/* the group database misbehaves: primary group only */
+			groups[0] = pw->pw_gid;
+			n = 1;
+			break;
+		}
+		n = want;
+	}
+	if (extra != NULL) {
+		bool have = false;
+		for (int i = 0; i < n; i++)
+			have = have || groups[i] == *extra;
+		if (!have)
+			groups[n++] = *extra;
+	}
+	*n_r = (size_t)n;
+	return groups;
+}
+
 /* become pw irrevocably; exits the child with EX_TEMPFAIL on failure */
 static void drop_to(const struct passwd *pw, bool for_inbox)
 {
-	gid_t groups[2];
-	size_t ng = 0;
+	gid_t *groups, sg;
+	size_t ng;
 
 	if (getuid() != 0 && geteuid() != 0)
 		return;		/* delivering to ourselves (checked by caller) */
-	groups[ng++] = pw->pw_gid;
-	if (for_inbox && spool_group(&groups[ng]) && groups[ng] != pw->pw_gid)
-		ng++;
+	groups = user_groups(pw, for_inbox && spool_group(&sg) ? &sg : NULL,
+			     &ng);
 	if (setgroups(ng, groups) < 0 || setgid(pw->pw_gid) < 0 ||
 	    setuid(pw->pw_uid) < 0) {
 		log_error("cannot become %s: %s", pw->pw_name, strerror(errno));
 		_exit(EX_TEMPFAIL);
 	}
+	free(groups);
 	if (getuid() != pw->pw_uid || geteuid() != pw->pw_uid ||
 	    getgid() != pw->pw_gid || getegid() != pw->pw_gid ||
 	    (pw->pw_uid != 0 && setuid(0) == 0)) {
@@ -84,17 +117,74 @@ static void drop_to(const struct passwd *pw, bool for_inbox)
 	}
 }
 
-/* deliver to one user in a child; returns an EX_* code */
-static int deliver_user(const char *user, const char *mailbox,
+/* a ".." path component? */
+static bool has_dotdot(const char *s)
+{
+	for (const char *p = s; (p = strstr(p, "..")) != NULL; p += 2)
+		if ((p == s || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+			return true;
+	return false;
+}
+
+/*
+ * "user+folder" (UW tmail): deliver to folder if it exists, else to the
+ * usual mailbox. Only plain names under the mail directory qualify, no
+ * absolute, ~user, #namespace or ".." names: the MTA takes the folder
+ * from the address, so it is chosen by the sender. Runs as the user.
+ */
+static const char *pick_mailbox(const char *user, const char *folder,
+				const char *mailbox)
+{
+	struct mail_path mp;
+	struct stat st;
+	const char *err;
+	bool ok;
+
+	if (folder == NULL || *folder == '\0' || mail_name_is_inbox(folder))
+		return mailbox;
+	if (folder[0] == '/' || folder[0] == '~' || folder[0] == '#' ||
+	    has_dotdot(folder)) {
+		log_notice("deliver to %s: folder name %s not allowed, using %s",
+			   user, folder, mailbox);
+		return mailbox;
+	}
+	if (mail_resolve(folder, &mp, &err) < 0)
+		return mailbox;
+	ok = stat(mp.path, &st) == 0;
+	mail_path_free(&mp);
+	if (!ok) {
+		log_info("deliver to %s: no folder %s, using %s", user, folder,
+			 mailbox);
+		return mailbox;
+	}
+	return folder;
+}
+
+/* deliver to one user ("user" or "user+folder") in a child; returns an
+ * EX_* code */
+static int deliver_user(const char *arg, const char *mailbox,
 			const struct delivery *d)
 {
 	struct passwd *pw;
 	pid_t pid;
 	int status, ex;
-	const char *error = NULL;
+	const char *error = NULL, *folder = NULL, *plus;
+	char user[256];
 
+	/* a name with '+' in the passwd file wins over the folder syntax */
+	if (snprintf(user, sizeof user, "%s", arg) >= (int)sizeof user) {
+		fprintf(stderr, "tmail: %.40s...: user name too long\n", arg);
+		return EX_NOUSER;
+	}
 	errno = 0;
 	pw = getpwnam(user);
+	plus = strchr(arg, '+');
+	if (pw == NULL && plus != NULL && plus != arg) {
+		user[plus - arg] = '\0';
+		folder = plus + 1;
+		errno = 0;
+		pw = getpwnam(user);
+	}
 	if (pw == NULL) {
 		if (errno != 0 && errno != ENOENT && errno != ESRCH) {
 			log_error("deliver to %s: user lookup: %s", user,
@@ -118,10 +208,11 @@ static int deliver_user(const char *user, const char *mailbox,
 		return EX_TEMPFAIL;
 	}
 	if (pid == 0) {
-		drop_to(pw, mail_name_is_inbox(mailbox) ||
+		drop_to(pw, folder != NULL || mail_name_is_inbox(mailbox) ||
 			ascii_strncasecmp(mailbox, "#driver.", 8) == 0);
 		mail_user_set(pw->pw_name, pw->pw_uid, pw->pw_gid, pw->pw_dir);
 		log_set_user(pw->pw_name);
+		mailbox = pick_mailbox(pw->pw_name, folder, mailbox);
 		ex = deliver_to(d, mailbox, &error);
 		if (ex == EX_OK) {
 			log_info("delivered to %s mailbox=%s size=%zu sender=%s",
@@ -153,7 +244,7 @@ int main(int argc, char **argv)
 	int ch, ex, result = EX_OK;
 
 	log_open("tmail");
-	while ((ch = getopt(argc, argv, "c:f:r:I:d")) != -1) {
+	while ((ch = getopt(argc, argv, "c:f:r:I:dD")) != -1) {
 		switch (ch) {
 		case 'c':
 			config_path = optarg;
@@ -166,6 +257,7 @@ int main(int argc, char **argv)
 			mailbox = optarg;
 			break;
 		case 'd':	/* "deliver" flag some MTAs pass: no-op */
+		case 'D':	/* UW's debug flag: the log says enough */
 			break;
 		default:
 			usage();
