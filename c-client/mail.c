@@ -430,8 +430,9 @@ void mail_close(struct mailbox **mbp)
 
 int mail_sync(struct mailbox *mb, bool allow_expunge, const char **error_r)
 {
-	if (lock_kiss_received && mb->session_lock != NULL &&
-	    (mb->open_mode & MAIL_OPEN_POP3) == 0)
+	/* the front end calls mail_sync() at a safe point (idle, between
+	 * commands) when lock_kiss_received is set */
+	if (lock_kiss_received && mb->session_lock != NULL)
 		return mailbox_lost(mb, error_r);
 	if (mb->notice != NULL && mb->ev.notice != NULL) {
 		mb->ev.notice(mb->ev.ctx, mb, mb->notice);

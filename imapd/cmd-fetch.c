@@ -660,7 +660,7 @@ void cmd_fetch(struct client *c, struct imap_arg *args)
 	if (f.unknown_cte)
 		client_no(c, "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
 	else if (f.failed)
-		client_no(c, "Some messages could not be fetched (expunged?)");
+		client_no(c, "[EXPUNGEISSUED] Some messages were expunged by another session");
 	else
 		client_ok(c, "%sFETCH completed", c->uid ? "UID " : "");
 	items_free(&f);

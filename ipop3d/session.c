@@ -163,10 +163,11 @@ static void pop3_end_stream(struct pop3_session *s, enum ios_status st)
 	pop3_set_state(s, POP3_LOGOUT);
 }
 
-/* UW's KODTIMEOUT: a POP3 session idle this long gives the mailbox up
- * when a newer session sends the kiss of death (FAQ 7.19); a busy one
- * keeps it and the newer one gets [IN-USE] (RFC 1939 exclusivity) */
-#define POP3_KISS_IDLE_SECS 300
+/* A POP3 session idle for half its autologout time (UW: 5 of 10
+ * minutes) gives the mailbox up when a newer session sends the kiss of
+ * death (FAQ 7.19): it is most likely abandoned. A busy one keeps it and
+ * the newer one gets [IN-USE] (RFC 1939 exclusivity). */
+#define POP3_KISS_IDLE_DEFAULT 300
 
 /* Wait for the next command while holding a mailbox, watching for the
  * kiss of death and the autologout. */
@@ -174,6 +175,8 @@ static bool pop3_wait_command(struct pop3_session *s)
 {
 	time_t idle_since = time(NULL);
 	long long autologout = config_int("pop3-autologout");
+	long long kiss_idle = autologout > 0 ? autologout / 2 :
+		POP3_KISS_IDLE_DEFAULT;
 
 	for (;;) {
 		if (ios_wait_input(s->ios, 1000) != 0)
@@ -184,7 +187,7 @@ static bool pop3_wait_command(struct pop3_session *s)
 		}
 		if (!lock_kiss_received)
 			continue;
-		if (time(NULL) - idle_since >= POP3_KISS_IDLE_SECS) {
+		if (time(NULL) - idle_since >= kiss_idle) {
 			s->lost = "another session took the mailbox";
 			return false;
 		}
@@ -285,10 +288,11 @@ void pop3_session_run(int in_fd, int out_fd, const char *rhost, bool implicit_tl
 		if (s->mb != NULL && !pop3_wait_command(s)) {
 			if (s->lost == NULL)
 				break;	/* autologout */
-		} else if (!pop3_getline(s, &line))
+		} else if (!pop3_getline(s, &line)) {
 			break;
-		else
+		} else {
 			pop3_dispatch(s, &line);
+		}
 		if (s->lost != NULL && s->state != POP3_LOGOUT) {
 			/* kiss of death (FAQ 7.19): another session took the
 			 * mailbox; nothing of ours may be written now */

@@ -9,6 +9,7 @@ import glob
 import os
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LIMIT = int(os.environ.get('CC_MODULE_TIMEOUT', '300'))
@@ -44,7 +45,9 @@ def main():
     if pattern:
         files = [f for f in files if any(p in f for p in pattern)]
     passed = failed = 0
+    timings = []
     for path in files:
+        t0 = time.monotonic()
         code = RUNNER % {'here': HERE, 'path': path}
         try:
             p = subprocess.run([sys.executable, '-c', code], stdout=subprocess.PIPE,
@@ -65,7 +68,10 @@ def main():
             sys.stdout.write(err[-6000:] + '\n')
         passed += n_pass
         failed += n_fail
+        timings.append((time.monotonic() - t0, os.path.relpath(path, HERE)))
         sys.stdout.flush()
+    for secs, name in sorted(timings, reverse=True):
+        print('TIME %6.1fs %s' % (secs, name))
     print('RESULT passed=%d failed=%d' % (passed, failed))
     return 0 if failed == 0 else 1
 

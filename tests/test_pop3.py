@@ -494,6 +494,7 @@ class TestTransaction(PopTest):
         self.assertIn(b'Subject: Test message 3', data)
 
     def test_exclusive(self):
+        self.env.write_config(lock_timeout='2')
         self.env.write_inbox(mbox_of(msgs(2)))
         s1 = self.login()
         s2 = self.env.pop()
@@ -505,6 +506,26 @@ class TestTransaction(PopTest):
         self.quit(s1)
         s3 = self.login()          # free again
         self.quit(s3)
+
+
+    def test_kiss_of_death_to_idle_session(self):
+        # idle for half the autologout time: a newer session takes over
+        self.env.write_config(lock_timeout='10', pop3_autologout='6')
+        self.env.write_inbox(mbox_of(msgs(2)))
+        s1 = self.login()
+        s1.cmd('DELE 1')
+        time.sleep(3.5)
+        s2 = self.env.pop()
+        s2.cmd('USER alice')
+        r = s2.cmd('PASS secret')
+        self.assertTrue(r.startswith(b'+OK'), r)
+        r = s1.readline()
+        self.assertTrue(r.startswith(b'-ERR'), r)
+        self.assertTrue(s1.expect_eof())
+        s1.close()
+        self.assertIn('Killed (lost mailbox lock)', self.env.log())
+        self.assertEqual(s2.cmd('STAT').split()[1], b'2')     # DELE not applied
+        self.quit(s2)
 
 
 @needs_pop
