@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "journal.h"
 #include "lock.h"
 #include "log.h"
 #include "mail.h"
@@ -255,6 +256,88 @@ static int mailbox_lost(struct mailbox *mb, const char **error_r)
 
 /* ---- INBOX migration ---- */
 
+/* The progress record of a migration: <dir>/.<inbox>.migrate holds
+ * "dev ino uidvalidity last-uid count" of the spool and the INBOX as they
+ * were just before the append. If we crash after the append but before
+ * the spool is emptied, the next migration finds the appended run (UIDs
+ * above last-uid, same sizes) and does not append it again. */
+struct migrate_mark {
+	unsigned long dev, ino;
+	uint32_t uv, last, n;
+};
+
+static char *migrate_mark_path(const char *inbox)
+{
+	const char *slash = strrchr(inbox, '/');
+
+	if (slash == NULL)
+		return xasprintf(".%s.migrate", inbox);
+	return xasprintf("%.*s/.%s.migrate", (int)(slash - inbox), inbox,
+			 slash + 1);
+}
+
+static bool migrate_mark_read(const char *path, struct migrate_mark *mk)
+{
+	FILE *f = fopen(path, "r");
+	bool ok;
+
+	if (f == NULL)
+		return false;
+	ok = fscanf(f, "%lx %lx %u %u %u", &mk->dev, &mk->ino, &mk->uv,
+		    &mk->last, &mk->n) == 5;
+	fclose(f);
+	return ok;
+}
+
+static int migrate_mark_write(const char *path, const struct migrate_mark *mk)
+{
+	char *tmp = xasprintf("%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	int ret = -1;
+
+	if (f != NULL) {
+		fprintf(f, "%lx %lx %u %u %u\n", mk->dev, mk->ino, mk->uv,
+			mk->last, mk->n);
+		if (fflush(f) == 0 && fsync(fileno(f)) == 0)
+			ret = 0;
+		if (fclose(f) != 0)
+			ret = -1;
+		if (ret == 0 && rename(tmp, path) < 0)
+			ret = -1;
+	}
+	if (ret < 0)
+		(void)unlink(tmp);
+	free(tmp);
+	return ret;
+}
+
+/* Did an interrupted migration already append the first mk->n spool
+ * messages? They are a run of INBOX messages above mk->last with the
+ * same sizes. */
+static bool migrate_done_before(struct mailbox *mb, struct mailbox *smb,
+				const struct migrate_mark *mk)
+{
+	const char *err;
+
+	if (mk->uv != mb->uidvalidity || mk->n == 0 || mk->n > smb->count)
+		return false;
+	if (mb->driver->sync(mb, &err) < 0)
+		return false;
+	for (uint32_t p = mail_uid_to_seq(mb, mk->last) ; p + mk->n <= mb->count;
+	     p++) {
+		bool match = true;
+		for (uint32_t k = 0; k < mk->n && match; k++) {
+			const struct mail_message *m = &mb->msgs[p + k];
+			match = m->uid > mk->last &&
+				(m->state & MSTATE_EXPUNGED) == 0 &&
+				m->size == smb->msgs[k].size;
+		}
+		if (match)
+			return true;
+	}
+	return false;
+}
+
 /* Move the messages of the spool file into mb (FAQ 7.7). The spool stays
  * locked from the read until it is truncated, so no delivery happens in
  * between; the append is durable before the truncation, so a crash can
@@ -269,6 +352,7 @@ static int inbox_migrate(struct mailbox *mb, const char **error_r)
 	const char **kwl = NULL;
 	uint32_t *uids = NULL, uv;
 	const char *notice, *err;
+	char *markpath = NULL;
 	struct stat st;
 	int fd, ret = 0;
 
@@ -297,7 +381,19 @@ static int inbox_migrate(struct mailbox *mb, const char **error_r)
 		       MAIL_OPEN_NOINBOXMOVE | MAIL_OPEN_LOCKED, &err);
 	if (smb == NULL || smb->count == 0)
 		goto out;
-	uint32_t n = smb->count;
+	uint32_t n = smb->count, skip = 0;
+	struct migrate_mark mk;
+	markpath = migrate_mark_path(mb->path);
+	if (migrate_mark_read(markpath, &mk)) {
+		if (mk.dev == (unsigned long)st.st_dev &&
+		    mk.ino == (unsigned long)st.st_ino &&
+		    migrate_done_before(mb, smb, &mk)) {
+			log_warning("%s: %u messages were moved before a crash; "
+				    "not moving them again", mb->path, mk.n);
+			skip = mk.n;
+		}
+		(void)unlink(markpath);
+	}
 	am = xcalloc(n, sizeof *am);
 	texts = xcalloc(n, sizeof *texts);
 	uids = xcalloc(n, sizeof *uids);
@@ -323,9 +419,23 @@ static int inbox_migrate(struct mailbox *mb, const char **error_r)
 					smb->keywords[b];
 		am[i].nkeywords = k;
 	}
-	if (mb->driver->append(mb->path, am, n, &uv, uids, error_r) < 0) {
-		ret = -1;
-		goto out;
+	if (skip < n) {
+		mk.dev = (unsigned long)st.st_dev;
+		mk.ino = (unsigned long)st.st_ino;
+		mk.uv = mb->uidvalidity;
+		mk.last = mb->uidnext > 0 ? mb->uidnext - 1 : 0;
+		mk.n = n - skip;
+		if (migrate_mark_write(markpath, &mk) < 0)
+			log_warning("%s: cannot write %s: %m", mb->path,
+				    markpath);
+		journal_crash_point();
+		if (mb->driver->append(mb->path, am + skip, n - skip, &uv,
+				       uids, error_r) < 0) {
+			(void)unlink(markpath);
+			ret = -1;
+			goto out;
+		}
+		journal_crash_point();
 	}
 	/* the mail is safe in the INBOX: now empty the spool */
 	if (ftruncate(fd, 0) < 0 || fsync(fd) < 0) {
@@ -333,8 +443,10 @@ static int inbox_migrate(struct mailbox *mb, const char **error_r)
 	} else {
 		log_info("Moved %lld bytes of new mail to %s from %s",
 			 (long long)st.st_size, mb->path, mb->spool_path);
+		(void)unlink(markpath);
 	}
 out:
+	free(markpath);
 	if (texts != NULL)
 		for (uint32_t i = 0; i < smb->count; i++)
 			buf_release(&texts[i]);

@@ -1,16 +1,28 @@
 /*
  * seqset.c - IMAP sequence sets. See seqset.h.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "seqset.h"
 
+/* The capacity is implied by n (struct seqset has no field for it): 16
+ * up to 16 ranges, then doubling at every power of two, so n additions
+ * cost O(n) copying (growing by a constant 16 was quadratic: a 64 KB
+ * sequence set of single numbers made 800 reallocations of up to
+ * 100 KB, a MOVE of a million messages 62500 of up to 8 MB). After
+ * seqset_resolve() shrinks n the block is larger than implied, which
+ * is harmless: the next growth point reallocates to 2n >= n + 1. */
 void seqset_add(struct seqset *set, uint32_t lo, uint32_t hi)
 {
-	if (set->n % 16 == 0)
-		set->r = xreallocarray(set->r, set->n + 16, sizeof *set->r);
+	if (set->n == 0 || (set->n >= 16 && (set->n & (set->n - 1)) == 0)) {
+		if (set->n > UINT_MAX / 2)
+			panic("seqset_add: too many ranges");
+		set->r = xreallocarray(set->r, set->n == 0 ? 16 : (size_t)set->n * 2,
+				       sizeof *set->r);
+	}
 	set->r[set->n].lo = lo;
 	set->r[set->n].hi = hi;
 	set->n++;

@@ -1715,14 +1715,20 @@ static bool mbox_probe(const char *path, const struct stat *st)
 	if (fd < 0)
 		return false;
 	n = pread_full(fd, line, sizeof line - 1, 0);
+	if (n >= 5) {
+		line[n] = '\0';
+		nl = memchr(line, '\n', (size_t)n);
+		if (nl != NULL &&
+		    is_from_line(line, (size_t)(nl - line) + 1, &t, &z)) {
+			close(fd);
+			return true;
+		}
+	}
+	/* a change of ours was interrupted (the file may even be all
+	 * zeros): it is ours to repair at open */
+	bool ours = journal_exists(path, fd);
 	close(fd);
-	if (n < 5)
-		return false;
-	line[n] = '\0';
-	nl = memchr(line, '\n', (size_t)n);
-	if (nl == NULL)
-		return false;
-	return is_from_line(line, (size_t)(nl - line) + 1, &t, &z);
+	return ours;
 }
 
 static struct mbox *mbox_alloc(const char *path, unsigned mode)

@@ -697,6 +697,80 @@ static void test_inbox_rules(void)
 	free(dir);
 }
 
+/* a crash anywhere in a migration neither loses nor duplicates mail */
+static void test_inbox_migration_crash(void)
+{
+	char *dir = test_tmpdir();
+	char *spool = xasprintf("%s/spool", dir);
+	char *spoolfile = xasprintf("%s/spool/tester", dir);
+	char *home = xasprintf("%s/home", dir);
+	char *mbox = xasprintf("%s/home/mbox", dir);
+	char *mark = xasprintf("%s/home/.mbox.migrate", dir);
+	const char *err = NULL;
+	static const char mail[] =
+		"From x@y Tue Jan  1 00:27:14 2019\nSubject: 1\n\none\n\n"
+		"From x@y Tue Jan  1 00:27:15 2019\nSubject: 2\n\ntwo\n\n";
+	int crashes = 0;
+
+	mkdir(spool, 01777);
+	mkdir(home, 0700);
+	CHECK(config_set("spool-directory", spool, &err));
+	mail_user_set("tester", getuid(), getgid(), home);
+	for (long point = 1; point < 40; point++) {
+		write_file(mbox, "", 0);
+		write_file(spoolfile, mail, sizeof mail - 1);
+		unlink(mark);
+		pid_t pid = fork();
+		if (pid == 0) {
+			char v[32];
+			snprintf(v, sizeof v, "%ld", point);
+			setenv("CCLIENT_CRASH_POINT", v, 1);
+			journal_crash_reset();
+			struct mailbox *mb = mail_open("INBOX", 0, &err);
+			if (mb == NULL)
+				_exit(3);
+			mail_close(&mb);
+			_exit(0);
+		}
+		int st;
+		waitpid(pid, &st, 0);
+		CHECK(WIFEXITED(st) && (WEXITSTATUS(st) == 0 ||
+					WEXITSTATUS(st) == 99));
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 99)
+			crashes++;
+		struct mailbox *mb = mail_open("INBOX", 0, &err);
+		CHECK(mb != NULL);
+		if (mb == NULL)
+			break;
+		if (mb->count != 2)
+			fprintf(stderr, "  crash point %ld: %u messages\n",
+				point, mb->count);
+		CHECK_INT(mb->count, 2);
+		if (mb->count == 2) {
+			static const char one[] = "Subject: 1\r\n\r\none\r\n";
+			static const char two[] = "Subject: 2\r\n\r\ntwo\r\n";
+			CHECK(fetch_is(mb, 0, one, sizeof one - 1));
+			CHECK(fetch_is(mb, 1, two, sizeof two - 1));
+		}
+		mail_close(&mb);
+		struct stat sst;
+		if (stat(spoolfile, &sst) != 0 || sst.st_size != 0)
+			fprintf(stderr, "  crash point %ld: spool %lld\n", point, (long long)sst.st_size);
+		CHECK(stat(spoolfile, &sst) == 0 && sst.st_size == 0);
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			break;
+	}
+	CHECK(crashes >= 8);
+	config_reset();
+	config_set("lock-timeout", "2", &err);
+	free(spool);
+	free(spoolfile);
+	free(home);
+	free(mbox);
+	free(mark);
+	free(dir);
+}
+
 /* mbox-single-writer: the kiss of death (FAQ 7.19) */
 static int lost_called;
 
@@ -1036,6 +1110,7 @@ int main(int argc, char **argv)
 		TEST(test_mail_layer_events),
 		TEST(test_inbox_rules),
 		TEST(test_single_writer_kiss),
+		TEST(test_inbox_migration_crash),
 		TEST(test_crash_append),
 		TEST(test_crash_expunge),
 		TEST(test_crash_flags),

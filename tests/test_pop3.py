@@ -209,6 +209,32 @@ class TestAuthorization(PopTest):
         self.assertTrue(s.expect_eof())
         self.assertIn('Autologout', self.env.log())
 
+    def test_options_c_and_o(self):
+        # -o overrides the file; -c names the file explicitly
+        s = self.env.pop(args=['-c', self.env.config_path, '-o', 'pop3-autologout=1'])
+        self.assertTrue(s.readline().startswith(b'-ERR'))
+        self.assertTrue(s.expect_eof())
+        s.close()
+        r = self.env.run('ipop3d', ['-o', 'no-such-key=1'], as_user=False)
+        self.assertNotEqual(r.returncode, 0)
+        r = self.env.run('ipop3d', ['-c', '/nonexistent/c-client.cf'], as_user=False)
+        self.assertNotEqual(r.returncode, 0)
+
+    def test_hostile_input(self):
+        s = self.env.pop()
+        self.assertTrue(s.cmd('US\0ER alice').startswith(b'-ERR'))
+        self.assertTrue(s.cmd('\xff\xfe LIST').startswith(b'-ERR'))
+        self.assertTrue(s.cmd('USER ' + 'a' * 1000).startswith(b'-ERR'))
+        self.assertTrue(s.cmd('AUTH NOSUCHMECH').startswith(b'-ERR'))
+        self.assertTrue(s.cmd('AUTH PLAIN !!!notbase64').startswith(b'-ERR'))
+        self.assertTrue(s.cmd('CAPA').startswith(b'+OK'))
+        s.multiline()
+        # an over-long line ends the session cleanly
+        s.send('NOOP ' + 'x' * 100000 + '\r\n')
+        self.assertEqual(s.readline(), b'-ERR Command line too long\r\n')
+        self.assertTrue(s.expect_eof())
+        s.close()
+
     def test_end_of_stream_logged(self):
         s = self.env.pop()
         s.close()
@@ -631,6 +657,30 @@ class TestPoplibPipe(PopTest):
         p.dele(2)
         p.quit()
         self.assertNotIn(b'Subject: Test message 2', self.env.read_inbox())
+
+
+    @unittest.skipUnless(shutil.which('fetchmail'), 'fetchmail not installed')
+    def test_fetchmail(self):
+        self.env.write_inbox(mbox_of(msgs(3)))
+        port, _ = self.env.listen('ipop3d')
+        rc = os.path.join(self.env.dir, 'fetchmailrc')
+        out = os.path.join(self.env.dir, 'fetched')
+        with open(rc, 'w') as f:
+            f.write('poll 127.0.0.1 protocol pop3 port %d uidl no envelope\n'
+                    '  user alice password secret is root here\n'
+                    '  mda "cat >> %s"\n  sslproto ""\n' % (port, out))
+        os.chmod(rc, 0o600)
+        r = subprocess.run(['fetchmail', '-f', rc, '--nosyslog', '-N',
+                            '--idfile', os.path.join(self.env.dir, 'ids'),
+                            '--pidfile', os.path.join(self.env.dir, 'fm.pid')],
+                           capture_output=True, timeout=60,
+                           env=dict(os.environ, HOME=self.env.dir))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out, 'rb') as f:
+            fetched = f.read()
+        for i in (1, 2, 3):
+            self.assertIn(b'Subject: Test message %d' % i, fetched)
+        self.assertNotIn(b'Subject: Test message', self.env.read_inbox())
 
 
 @needs_pop

@@ -218,7 +218,9 @@ class TmuxClient:
         tmux('new-session', '-d', '-s', name, '-x', '132', '-y', '40', *envs, cmd)
 
     def screen(self):
-        return tmux('capture-pane', '-p', '-t', self.name).stdout.decode(errors='replace')
+        """the pane's text; '' once the program has exited"""
+        r = tmux('capture-pane', '-p', '-t', self.name, check=False)
+        return r.stdout.decode(errors='replace') if r.returncode == 0 else ''
 
     def wait_for(self, text, timeout=30):
         deadline = time.monotonic() + timeout
