@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "codec.h"
-#include "config.h"
 #include "log.h"
 #include "tls.h"
 #include "pop3.h"

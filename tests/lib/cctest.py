@@ -486,14 +486,13 @@ def sample_message(i=1, subject=None, body=None, sender='sender@example.org'):
 
 def mbox_of(messages):
     """A traditional mbox (LF) of CRLF messages, as an MTA would write it."""
-    out = b''
+    out = []
     for i, m in enumerate(messages):
         text = m.replace(b'\r\n', b'\n')
-        out += b'From sender@example.org Sun Mar 15 12:34:%02d 2020\n' % (i % 60)
-        for line in text.split(b'\n'):
-            if line.startswith(b'From '):
-                line = b'>' + line
-            out += line + b'\n'
-        if not out.endswith(b'\n\n'):
-            out += b'\n'
-    return out
+        out.append(b'From sender@example.org Sun Mar 15 12:34:%02d 2020\n' % (i % 60))
+        lines = text.split(b'\n')
+        out.append(b'\n'.join(b'>' + l if l.startswith(b'From ') else l for l in lines))
+        if not text.endswith(b'\n'):
+            out.append(b'\n')
+        out.append(b'\n')
+    return b''.join(out)
