@@ -28,6 +28,7 @@
 #include "buf.h"
 #include "journal.h"
 #include "log.h"
+#include "mail.h"
 
 #define J_MAGIC "CCJRNL1"
 #define J_END "CCJEND1"
@@ -142,7 +143,9 @@ static void journal_paths(const char *path, const struct stat *st,
 			  char *paths[2])
 {
 	const char *slash = strrchr(path, '/');
-	const char *home = getenv("HOME");
+	/* the session user's home (servers), else $HOME (tools) */
+	const char *home = mail_user != NULL && mail_user->home != NULL ?
+		mail_user->home : getenv("HOME");
 
 	if (slash == NULL)
 		paths[0] = xasprintf(".%s.journal", path);

@@ -280,6 +280,50 @@ static void test_sigkill_random(void)
 	free(dir);
 }
 
+/* the mailbox directory refuses the journal: it goes to
+ * $HOME/.cclient-journal/<dev>-<ino> and recovery finds it there */
+static void test_home_journal(void)
+{
+	char *dir = test_tmpdir();
+	char *home = test_tmpdir();
+	char *path = xasprintf("%s/mbox", dir);
+	char *block = xasprintf("%s/.mbox.journal.tmp", dir);
+	const struct scenario *sc = &scenarios[1];
+	char *old_home = getenv("HOME") ? xstrdup(getenv("HOME")) : NULL;
+	int crashes = 0;
+
+	setenv("HOME", home, 1);
+	CHECK(mkdir(block, 0700) == 0);	/* makes creating it there fail */
+	for (long point = 1; point < 40; point++) {
+		write_file(path, sc->old, strlen(sc->old));
+		int rc = run_child(path, sc, "CCLIENT_CRASH_POINT", point);
+		CHECK(rc == 0 || rc == 99);
+		if (rc == 99) {
+			struct stat st;
+			stat(path, &st);
+			char *hj = xasprintf("%s/.cclient-journal/%lx-%lx", home,
+					     (unsigned long)st.st_dev,
+					     (unsigned long)st.st_ino);
+			if (point > 3)
+				CHECK(access(hj, F_OK) == 0);
+			free(hj);
+			crashes++;
+		}
+		CHECK(recover_and_check(path, sc, NULL));
+		if (rc == 0)
+			break;
+	}
+	CHECK(crashes >= 8);
+	if (old_home != NULL)
+		setenv("HOME", old_home, 1);
+	free(old_home);
+	rmdir(block);
+	free(block);
+	free(path);
+	free(dir);
+	free(home);
+}
+
 /* a journal for another file (other inode) or a torn one is ignored */
 static void test_foreign_journal_ignored(void)
 {
@@ -315,6 +359,7 @@ int main(int argc, char **argv)
 		TEST(test_crash_in_recovery),
 		TEST(test_sigkill_random),
 		TEST(test_foreign_journal_ignored),
+		TEST(test_home_journal),
 	};
 
 	unsetenv("CCLIENT_CRASH_POINT");

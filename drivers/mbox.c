@@ -1726,7 +1726,8 @@ static bool mbox_probe(const char *path, const struct stat *st)
 	}
 	/* a change of ours was interrupted (the file may even be all
 	 * zeros): it is ours to repair at open */
-	bool ours = journal_exists(path, fd);
+	bool ours = n > 0 && (line[0] == '\0' || line[0] == 'F') &&
+		journal_exists(path, fd);
 	close(fd);
 	return ours;
 }
