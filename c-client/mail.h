@@ -93,7 +93,10 @@ struct mailbox {
 	uint32_t uidnext;
 	uint32_t count;		/* messages in msgs[] (includes MSTATE_EXPUNGED) */
 	uint32_t alloc;
-	struct mail_message *msgs; /* msgs[seq - 1] */
+	/* msgs[seq - 1]. Any mail_* call (mail_fetch too: a driver may
+	 * re-sync while fetching) may grow and so move this array: never
+	 * keep a pointer into it across such a call. */
+	struct mail_message *msgs;
 	uint32_t recent;	/* messages with MAIL_RECENT */
 	unsigned nkeywords;
 	char *keywords[MAIL_MAX_KEYWORDS];

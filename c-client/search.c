@@ -546,6 +546,8 @@ static bool need_all(struct match_ctx *c)
 		buf_reset(&c->all);
 		c->all_state = fetch_msg(c->mb, c->seq, MAIL_PART_ALL,
 					  &c->all, &error) == 0 ? 1 : -1;
+		/* fetching may re-sync and move mb->msgs */
+		c->m = &c->mb->msgs[c->seq - 1];
 	}
 	return c->all_state > 0;
 }
@@ -563,7 +565,11 @@ static bool need_header(struct match_ctx *c)
 		return true;
 	}
 	buf_reset(&c->hdr);
-	if (fetch_msg(c->mb, c->seq, MAIL_PART_HEADER, &c->hdr, &error) < 0) {
+	int fr = fetch_msg(c->mb, c->seq, MAIL_PART_HEADER, &c->hdr, &error);
+
+	/* fetching may re-sync and move mb->msgs */
+	c->m = &c->mb->msgs[c->seq - 1];
+	if (fr < 0) {
 		c->hdr_state = -1;
 		return false;
 	}

@@ -277,8 +277,12 @@ bool sort_messages(struct mailbox *mb, const struct imap_arg *criteria,
 		m = &mb->msgs[seqs[i] - 1];
 		if (need_hdr) {
 			buf_reset(&hdr);
-			if (fetch_msg(mb, seqs[i], MAIL_PART_HEADER, &hdr,
-				       &err) == 0) {
+			int fr = fetch_msg(mb, seqs[i], MAIL_PART_HEADER, &hdr,
+					   &err);
+
+			/* fetching may re-sync and move mb->msgs */
+			m = &mb->msgs[seqs[i] - 1];
+			if (fr == 0) {
 				hp = hdr.data;
 				hl = hdr.len;
 				if (need_env)

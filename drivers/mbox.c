@@ -45,6 +45,7 @@
 #define SCAN_MAX_LINE	(64 * 1024)	/* longer lines come in pieces */
 #define HIDDEN_MAX	(64 * 1024)	/* longest hidden header value kept */
 #define TAIL_KEEP	64
+#define BASE_SLACK	64	/* spare spaces in X-IMAP(base) lines */
 
 /* d_flags bits */
 #define MBF_TRANSPARENT	0x01u	/* has a valid X-Mbox-Size: our own text */
@@ -1258,7 +1259,18 @@ static int message_regen(struct mbox *mx, struct mail_message *m,
 		}
 		pos += n;
 	}
-	block_format(mx, m, base_line, (m->d_flags & MBF_OLD) != 0, out);
+	{
+		/* X-IMAPbase grows with every new keyword: leave room so
+		 * the next ones fit in place, without a rewrite */
+		struct buf blk;
+		buf_init(&blk, 0);
+		block_format(mx, m, base_line, (m->d_flags & MBF_OLD) != 0,
+			     &blk);
+		if (base_line)
+			(void)block_pad(&blk, blk.len + BASE_SLACK);
+		buf_append(out, blk.data, blk.len);
+		buf_release(&blk);
+	}
 	if (!in_hdr) {
 		/* the blank line as it was, then the body */
 		buf_append(out, raw + hdr_end_pos, (size_t)len - hdr_end_pos);
@@ -1523,7 +1535,8 @@ static int commit(struct mbox *mx, bool expunge, struct append_item *items,
 	/* the rewritten tail and the appended messages */
 	uint64_t region_start = X != UINT64_MAX ? X : file_len;
 	if (need_pseudo) {
-		pseudo_format(mx, &rewrite, 0);
+		/* room for new keywords (CREATE writes UW's exact text) */
+		pseudo_format(mx, &rewrite, BASE_SLACK);
 		mx->form = UIDF_PSEUDO;
 	}
 	if (X != UINT64_MAX) {

@@ -336,7 +336,16 @@ static void test_file_layout(void)
 	free(data);
 	CHECK_INT(append1(path, in, sizeof in - 1, MAIL_SEEN, "$Label1"), 1);
 	data = test_read_file(path, &len);
-	CHECK(data != NULL && strstr(data, " 0000000001 $Label1\n") != NULL);
+	CHECK(data != NULL && strstr(data, " 0000000001 $Label1 ") != NULL);
+	/* the spare room takes the next keyword in place */
+	const char *first = data ? strstr(data, "\n\nFrom ") : NULL;
+	size_t first_off = first ? (size_t)(first - data) : 0;
+	free(data);
+	CHECK_INT(append1(path, in, sizeof in - 1, 0, "Junk"), 2);
+	data = test_read_file(path, &len);
+	CHECK(data != NULL && strstr(data, " 0000000002 $Label1 Junk ") != NULL);
+	first = data ? strstr(data, "\n\nFrom ") : NULL;
+	CHECK(first != NULL && (size_t)(first - data) == first_off);
 	CHECK(data != NULL && strstr(data, "\nFrom ") != NULL);
 	CHECK(data != NULL && strstr(data, "\nStatus: R\nX-Status: \n"
 				     "X-Keywords: $Label1") != NULL);
@@ -1079,6 +1088,83 @@ static void test_sigkill_writer(void)
 	free(path);
 }
 
+/* Hostile files: random mutations of a mailbox never crash the parser,
+ * and every message is served with exactly the size announced (the scan
+ * and the fetch agree for any input). Also after a read-write open. */
+static void test_mutations(void)
+{
+	static const char base[] =
+		"From a@b Tue Jan  1 00:27:14 2019\nSubject: 1\nX-UID: 1\n"
+		"X-IMAPbase: 5 9 k1 k2\nStatus: RO\nX-Keywords: k1\n\n"
+		"body\r\n>From x\n\n"
+		"From a@b Tue Jan  1 00:27:15 2019\nX-Mbox-Size: 20\n"
+		"Subject: 2\n\nFrom y\n\r\n\n"
+		"From a@b Tue Jan  1 00:27:16 2019\r\nSubject: 3\r\n"
+		"\r\nthree\r\n";
+	static const char *const inserts[] = { "\n", "\r", "\n\n",
+		"From ", "From a@b Tue Jan  1 00:27:14 2019\n", ">From ",
+		"Status: ", "X-UID: 3\n", "X-Mbox-Size: 7\n", "\0", " ",
+		"X-IMAP: 1 2 k\n", "\xff" };
+	char *path = tmpfile_path("mut");
+	unsigned seed = (unsigned)time(NULL);
+	char buf[4096];
+
+	srand(seed);
+	for (int iter = 0; iter < 400; iter++) {
+		size_t len = sizeof base - 1;
+		memcpy(buf, base, len);
+		int nmut = 1 + rand() % 6;
+		for (int k = 0; k < nmut; k++) {
+			size_t pos = len ? (size_t)rand() % len : 0;
+			switch (rand() % 3) {
+			case 0:	/* flip a byte */
+				if (len)
+					buf[pos] = (char)(rand() % 256);
+				break;
+			case 1: {	/* insert */
+				const char *ins = inserts[(size_t)rand() %
+							  N_ELEMENTS(inserts)];
+				size_t il = strlen(ins) ? strlen(ins) : 1;
+				if (len + il >= sizeof buf)
+					break;
+				memmove(buf + pos + il, buf + pos, len - pos);
+				memcpy(buf + pos, ins, il);
+				len += il;
+				break;
+			}
+			default:	/* cut */
+				len = pos + (len - pos) / 2;
+				break;
+			}
+		}
+		write_file(path, buf, len);
+		for (int rw = 0; rw < 2; rw++) {
+			const char *err = NULL;
+			struct mailbox *mb = mbox_driver.open(path,
+				rw ? 0 : MAIL_OPEN_READONLY, &err);
+			if (mb == NULL)
+				continue;
+			for (uint32_t i = 0; i < mb->count; i++) {
+				size_t l;
+				char *t = fetch_all(mb, i, &l);
+				if (t == NULL || l != mb->msgs[i].size ||
+				    mb->msgs[i].hdr_size > l) {
+					fprintf(stderr, "  seed %u iter %d msg %u: "
+						"%zu != %llu\n", seed, iter, i + 1,
+						t ? l : 0, (unsigned long long)
+						mb->msgs[i].size);
+					CHECK(false);
+				}
+				if (i > 0)
+					CHECK(mb->msgs[i].uid > mb->msgs[i - 1].uid);
+				free(t);
+			}
+			mbox_driver.close(&mb);
+		}
+	}
+	free(path);
+}
+
 /* a file written by the driver for tests/test_mbox_readers.py */
 static void test_write_sample(void)
 {
@@ -1115,6 +1201,7 @@ int main(int argc, char **argv)
 		TEST(test_crash_expunge),
 		TEST(test_crash_flags),
 		TEST(test_sigkill_writer),
+		TEST(test_mutations),
 		TEST(test_write_sample),
 	};
 	const char *err;

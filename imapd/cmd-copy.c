@@ -42,11 +42,14 @@ int imapd_copy_messages(struct mailbox *mb, const uint32_t *seqs, uint32_t n,
 	texts = xcalloc(n, sizeof *texts);
 	kws = xcalloc((size_t)n * MAIL_MAX_KEYWORDS, sizeof *kws);
 	for (i = 0; i < n; i++) {
-		const struct mail_message *m = &mb->msgs[seqs[i] - 1];
+		const struct mail_message *m;
+
 		buf_init(&texts[i], 0);
 		if (mail_fetch(mb, seqs[i], MAIL_PART_ALL, &texts[i],
 			       error_r) < 0)
 			goto out;
+		/* taken after the fetch: it may re-sync and move mb->msgs */
+		m = &mb->msgs[seqs[i] - 1];
 		nk = 0;
 		for (k = 0; k < mb->nkeywords && k < 64; k++)
 			if ((m->keywords & ((uint64_t)1 << k)) != 0)

@@ -510,7 +510,9 @@ static bool load_text(struct client *c, struct fetch_ctx *f, uint32_t seq,
 static void fetch_one(struct client *c, struct fetch_ctx *f, uint32_t seq,
 		      struct msgtext *t, struct buf *scratch)
 {
-	struct mail_message *m = &c->mb->msgs[seq - 1];
+	/* taken only after every mail_fetch(): a driver may re-sync while
+	 * fetching and grow (move) mb->msgs */
+	struct mail_message *m;
 	bool flags_out = f->want_flags, first = true;
 	const char *env = NULL, *body = NULL, *bs = NULL;
 	unsigned i;
@@ -531,6 +533,7 @@ static void fetch_one(struct client *c, struct fetch_ctx *f, uint32_t seq,
 	}
 	if (!load_text(c, f, seq, t))
 		goto fail;
+	m = &c->mb->msgs[seq - 1];
 	if (f->set_seen && !c->mb->readonly && (m->flags & MAIL_SEEN) == 0) {
 		(void)mail_store(c->mb, seq, MAIL_STORE_ADD, MAIL_SEEN, 0);
 		flags_out = true;

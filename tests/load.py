@@ -78,19 +78,24 @@ def imap_worker(env, port, k, stop, st, rng):
                 if typ != 'OK':
                     st.err('SELECT %s: %r' % (box, data))
                     continue
-                count = int(data[0] or 0)
-                if count:
-                    lo = rng.randint(1, count)
-                    typ, data = m.fetch('%d:%d' % (lo, min(count, lo + 5)), '(FLAGS BODY.PEEK[HEADER])')
+                # address messages by UID: sequence numbers may shift under
+                # us when another session's EXPUNGE is reported (even
+                # inside the SELECT response), UIDs never do
+                typ, data = m.uid('SEARCH', None, 'ALL')
+                uids = [int(x) for x in data[0].split()] if typ == 'OK' and data[0] else []
+                if uids:
+                    j = rng.randrange(len(uids))
+                    lo, hi = uids[j], uids[min(len(uids) - 1, j + 5)]
+                    typ, data = m.uid('FETCH', '%d:%d' % (lo, hi), '(FLAGS BODY.PEEK[HEADER])')
                     # RFC 5530: a message another session expunged may be
                     # refused with [EXPUNGEISSUED]; anything else is an error
                     if typ != 'OK' and b'EXPUNGEISSUED' not in b' '.join(x for x in data if isinstance(x, bytes)):
                         st.err('FETCH: %r' % (data,))
-                    typ, data = m.store(str(lo), '+FLAGS', '(\\Flagged)')
+                    typ, data = m.uid('STORE', str(lo), '+FLAGS', '(\\Flagged)')
                     if typ != 'OK':
                         st.err('STORE: %r' % (data,))
                     if r > 0.9:
-                        typ, data = m.fetch(str(lo), '(BODY.PEEK[HEADER.FIELDS (X-LOAD-MARKER)])')
+                        typ, data = m.uid('FETCH', str(lo), '(BODY.PEEK[HEADER.FIELDS (X-LOAD-MARKER)])')
                         mk = None
                         if typ == 'OK':
                             for part in data:
@@ -99,7 +104,7 @@ def imap_worker(env, port, k, stop, st, rng):
                         if mk:
                             with st.lock:
                                 st.expunged.add(mk)
-                            m.store(str(lo), '+FLAGS.SILENT', '(\\Deleted)')
+                            m.uid('STORE', str(lo), '+FLAGS.SILENT', '(\\Deleted)')
                             typ, data = m.expunge()
                             if typ != 'OK':
                                 st.err('EXPUNGE: %r' % (data,))
@@ -225,6 +230,9 @@ def main(argv=None):
             t.join(a.seconds + 120)
         elapsed = time.monotonic() - t0
         problems = check(env, st)
+        errs = env.stderr_of_listeners()
+        if 'ERROR: AddressSanitizer' in errs or 'runtime error' in errs or 'panic' in errs:
+            problems.append('server stderr:\n' + errs[-6000:])
         env.close()
         time.sleep(0.5)
         leftovers = subprocess.run(['pgrep', '-f', env.dir], stdout=subprocess.PIPE).stdout.split()

@@ -346,6 +346,16 @@ class MailEnv:
     def path(self, *names):
         return os.path.join(self.home, *names)
 
+    def stderr_of_listeners(self):
+        """what every listener (and its sessions) wrote to stderr"""
+        out = ''
+        for p in self.procs:
+            path = getattr(p, 'errpath', None)
+            if path and os.path.exists(path):
+                with open(path, errors='replace') as f:
+                    out += f.read()
+        return out
+
     def log(self):
         try:
             with open(self.logfile, errors='replace') as f:
@@ -429,10 +439,15 @@ class MailEnv:
         """Start prog -l 127.0.0.1:PORT; wait until it listens. Returns
         (port, proc)."""
         port = free_port()
-        proc = subprocess.Popen([binary(prog), '-l', '127.0.0.1:%d' % port] + list(args),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE,
-                                env=self.environ(as_user, pam, extra_env), cwd=self.dir)
+        # stderr to a file: a pipe nobody reads could block the server,
+        # and a sanitizer report must survive for the failing test
+        errpath = os.path.join(self.dir, '%s-%d.stderr' % (prog, port))
+        with open(errpath, 'wb') as err:
+            proc = subprocess.Popen([binary(prog), '-l', '127.0.0.1:%d' % port] + list(args),
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=err,
+                                    env=self.environ(as_user, pam, extra_env), cwd=self.dir)
+        proc.errpath = errpath
         self.procs.append(proc)
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline:
@@ -441,7 +456,8 @@ class MailEnv:
                 return port, proc
             except OSError:
                 if proc.poll() is not None:
-                    raise RuntimeError('%s exited: %r' % (prog, proc.stderr.read()))
+                    with open(errpath, 'rb') as f:
+                        raise RuntimeError('%s exited: %r' % (prog, f.read()[-2000:]))
                 time.sleep(0.05)
         raise TimeoutError('%s did not listen on %d' % (prog, port))
 
