@@ -1177,6 +1177,23 @@ static void test_write_sample(void)
 	CHECK(mbox_driver.create(out, &err) == 0);
 	for (size_t i = 0; i < N_ELEMENTS(round_trips); i++)
 		append1(out, round_trips[i].data, round_trips[i].len, 0, NULL);
+	/* then rewrite it as a session would: flags on every message and an
+	 * expunge, so the readers see a file we rewrote, not only appended */
+	static const char extra[] = "Subject: expunged\r\n\r\nFrom gone\r\n";
+	append1(out, extra, sizeof extra - 1, 0, NULL);
+	struct mailbox *mb = mbox_driver.open(out, 0, &err);
+	CHECK(mb != NULL);
+	if (mb == NULL)
+		return;
+	CHECK_INT(mb->count, N_ELEMENTS(round_trips) + 1);
+	for (uint32_t i = 0; i < mb->count; i++) {
+		mb->msgs[i].flags |= MAIL_SEEN | MAIL_FLAGGED | MAIL_ANSWERED;
+		mb->msgs[i].state |= MSTATE_DIRTY;
+	}
+	mb->msgs[mb->count - 1].state |= MSTATE_EXPUNGE_ME;
+	CHECK(mbox_driver.expunge(mb, &err) == 0);
+	CHECK_INT(mb->count, N_ELEMENTS(round_trips));
+	mbox_driver.close(&mb);
 }
 
 int main(int argc, char **argv)

@@ -8,10 +8,12 @@ built binaries: $CC_TESTS, or $CC_BIN/../tests, or build/tests.
 """
 import mailbox
 import os
+import shutil
 import re
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -78,18 +80,69 @@ def original(text):
     return text.replace(b"\r\n", b"\n").rstrip(b"\n")
 
 
+def write_sample(path):
+    """our driver writes ROUND_TRIPS into path (appends and a rewrite)"""
+    prog = find_test_mbox()
+    if prog is None:
+        raise AssertionError("test-mbox not built")
+    env = dict(os.environ, CCLIENT_MBOX_SAMPLE=path, TZ='UTC')
+    r = subprocess.run([prog, 'test_write_sample'], cwd=REPO,
+                       env=env, capture_output=True, timeout=60)
+    if r.returncode != 0 or not os.path.exists(path):
+        raise AssertionError(r.stdout + r.stderr)
+
+
 class MboxReaders(unittest.TestCase):
-    def test_python_mailbox_reads_ours(self):
-        prog = find_test_mbox()
-        if prog is None:
-            self.skipTest("test-mbox not built")
+    def test_mutt_reads_ours(self):
+        """mutt opens the file (read-only), sees every message, and pipes
+        each one out byte for byte (after its own view of >From)"""
+        from cctest import TmuxClient
+        self.assertTrue(shutil.which('mutt') and shutil.which('tmux'), 'mutt/tmux missing')
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, 'sample.mbox')
-            env = dict(os.environ, CCLIENT_MBOX_SAMPLE=path, TZ='UTC')
-            r = subprocess.run([prog, 'test_write_sample'], cwd=REPO,
-                               env=env, capture_output=True, timeout=60)
-            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-            self.assertTrue(os.path.exists(path))
+            out = os.path.join(d, 'piped')
+            write_sample(path)
+            os.makedirs(os.path.join(d, 'Mail'))     # or mutt asks to create it
+            rc = os.path.join(d, 'muttrc')
+            with open(rc, 'w') as f:
+                f.write('set pipe_split=yes\nset pipe_decode=no\nset wait_key=no\n'
+                        'set pipe_sep="\\n==CUT==\\n"\nset mbox_type=mbox\n'
+                        'set sort=mailbox-order\nset check_new=no\n')
+            c = TmuxClient('muttrd%d' % os.getpid(), 'mutt -n -R -F %s -f %s' % (rc, path),
+                           {'HOME': d, 'TERM': 'xterm'})
+            try:
+                s = c.wait_for('Msgs:')
+                # mutt shows the FOLDER INTERNAL DATA message like any other
+                n = int(re.search(r'Msgs:(\d+)', s).group(1))
+                self.assertEqual(n, len(ROUND_TRIPS) + 1, s)
+                c.keys('T')
+                c.wait_for('Tag messages matching')
+                c.keys('~A', 'Enter')
+                c.type(';|')
+                c.wait_for('ipe to command')
+                c.type('cat >> %s' % out)
+                c.keys('Enter')
+                time.sleep(1)
+                c.keys('q')
+                c.gone()
+            finally:
+                c.close()
+            with open(out, 'rb') as f:
+                pieces = f.read().split(b'\n==CUT==\n')
+            msgs = [p for p in pieces if p.strip() and
+                    b"FOLDER INTERNAL DATA" not in p.split(b"\n\n")[0]]
+            self.assertEqual(len(msgs), len(ROUND_TRIPS))
+            for i, (raw, want) in enumerate(zip(msgs, ROUND_TRIPS)):
+                # mutt pipes the raw message with its "From " separator line
+                self.assertTrue(raw.startswith(b'From '), raw[:80])
+                raw = raw.split(b'\n', 1)[1] if b'\n' in raw else b''
+                exp = original(want)
+                self.assertIn(visible(raw), (exp, exp + b"\n"), "message %d" % (i + 1))
+
+    def test_python_mailbox_reads_ours(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, 'sample.mbox')
+            write_sample(path)
             box = mailbox.mbox(path, create=False)
             msgs = []
             for key in box.iterkeys():

@@ -512,3 +512,53 @@ def mbox_of(messages):
             out.append(b'\n')
         out.append(b'\n')
     return b''.join(out)
+
+
+def tmux(*args, check=True):
+    return subprocess.run(['tmux'] + list(args), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, check=check, timeout=30)
+
+
+class TmuxClient:
+    """A terminal program (mutt, alpine) in a detached tmux session: type
+    with keys(), read the screen with screen()/wait_for()."""
+
+    def __init__(self, name, cmd, env):
+        self.name = name
+        envs = []
+        for k, v in env.items():
+            envs += ['-e', '%s=%s' % (k, v)]
+        tmux('new-session', '-d', '-s', name, '-x', '132', '-y', '40', *envs, cmd)
+
+    def screen(self):
+        """the pane's text; '' once the program has exited"""
+        r = tmux('capture-pane', '-p', '-t', self.name, check=False)
+        return r.stdout.decode(errors='replace') if r.returncode == 0 else ''
+
+    def wait_for(self, text, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            s = self.screen()
+            if text.lower() in s.lower():
+                return s
+            time.sleep(0.2)
+        raise AssertionError('%r not on screen:\n%s' % (text, self.screen()))
+
+    def gone(self, timeout=15):
+        """wait until the program has exited"""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if tmux('has-session', '-t', self.name, check=False).returncode != 0:
+                return True
+            time.sleep(0.2)
+        return False
+
+    def keys(self, *keys):
+        tmux('send-keys', '-t', self.name, *keys)
+
+    def type(self, text):
+        """type text literally (';' and key names are not special)"""
+        tmux('send-keys', '-t', self.name, '-l', text)
+
+    def close(self):
+        tmux('kill-session', '-t', self.name, check=False)
