@@ -47,8 +47,8 @@ static const struct config_key keys[] = {
 	  "subscription list, relative to home (UW's name)" },
 
 	/* locking */
-	{ "lock-methods", C_STR, "dotlock fcntl flock",
-	  "mbox lock methods taken in this order: dotlock, fcntl, flock (FAQ 6.19, 7.10)" },
+	{ "lock-methods", C_STR, "dotlock fcntl",
+	  "mbox lock methods (dotlock, fcntl, flock), always taken in that order; default as Debian's MTAs lock (docs/formats.md, FAQ 6.19, 7.10)" },
 	{ "lock-timeout", C_INT, "20",
 	  "seconds to wait for a mailbox lock before giving up" },
 	{ "dotlock-stale-seconds", C_INT, "300",

@@ -8,18 +8,31 @@
  * with a bound. A stale dotlock is broken only when its owner is dead or
  * it is older than "dotlock-stale-seconds".
  *
- * Choice for FAQ 7.10: when the dotlock cannot be created because the
- * directory is not writable by us, we log the UW warning once per
- * directory, hand the text to the caller for the user, and go on with the
- * kernel locks alone (as UW does). Issue 9 adds the mlock helper.
+ * FAQ 7.10 (Debian's /var/mail is 2775 root:mail): when the dotlock
+ * cannot be created because the directory is not writable by us, we run
+ * the setgid-mail helper "mlock-program" (tools/mlock.c) on two pipes and
+ * hold its stdin open for as long as the lock: it answers "+\n" once it
+ * holds <spool>/<user>.lock and removes that file when the pipe closes
+ * (also when we die). We accept its answer only if <path>.lock then holds
+ * our PID, so a helper compiled for another spool never fakes a lock.
+ * When neither works we log the UW warning once per directory, hand the
+ * text to the caller, and lock_dotlock_missing() tells the caller that
+ * only the kernel locks are held: the mbox driver then goes read-only
+ * rather than rewrite a file an MTA may be appending to.
+ *
+ * SECURITY (mlock): the helper is run with a fixed argv, no shell, our
+ * pipes as stdin/stdout and every other descriptor close-on-exec; its
+ * answer is read with a bound and a deadline.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +51,9 @@ struct mail_lock {
 	char *path;
 	int fd;
 	unsigned taken;		/* M_* */
+	bool dotlock_missing;	/* wanted, but neither we nor mlock could */
+	pid_t mlock_pid;	/* the helper holding the dotlock, or 0 */
+	int mlock_fd;		/* its stdin: closing it releases the lock */
 };
 
 struct session_lock {
@@ -141,12 +157,13 @@ static const char *vulnerable_notice(const char *path)
 	return text;
 }
 
-/* 1 taken, 0 cannot be created here (FAQ 7.10), -1 timed out/error.
+/* 1 taken, 0 cannot be created here (FAQ 7.10: the caller may try the
+ * mlock helper, and reports it), -1 timed out/error.
  * The lock is made by link()ing a file that already holds our PID, so a
  * lock file of ours is never seen empty (a process killed between create
  * and write would leave a lock nobody could tell stale). */
 static int dotlock_take_until(const char *path, time_t deadline,
-			      const char **notice_r, const char **error_r)
+			      const char **error_r)
 {
 	char *lockpath = xasprintf("%s.lock", path);
 	char *tmp = xasprintf("%s.lock.%ld", path, (long)getpid());
@@ -157,7 +174,6 @@ static int dotlock_take_until(const char *path, time_t deadline,
 		  0644);
 	if (fd < 0) {
 		if (errno == EACCES || errno == EROFS || errno == EPERM) {
-			*notice_r = vulnerable_notice(path);
 			ret = 0;
 		} else {
 			log_error("open %s: %m", tmp);
@@ -181,7 +197,7 @@ static int dotlock_take_until(const char *path, time_t deadline,
 		if (errno == EPERM || errno == EOPNOTSUPP) {
 			/* no hard links here: O_EXCL, then the PID */
 			fd = open(lockpath, O_WRONLY | O_CREAT | O_EXCL |
-				  O_NOFOLLOW, 0644);
+				  O_NOFOLLOW | O_CLOEXEC, 0644);
 			if (fd >= 0) {
 				(void)write_full(fd, pidbuf, (size_t)n);
 				close(fd);
@@ -210,18 +226,136 @@ out:
 	return ret;
 }
 
+/* does <path>.lock exist and hold our PID? */
+static bool dotlock_is_ours(const char *path)
+{
+	char *lockpath = xasprintf("%s.lock", path);
+	int fd = open(lockpath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	bool ours = false;
+
+	if (fd >= 0) {
+		ours = read_pid(fd) == getpid();
+		close(fd);
+	}
+	free(lockpath);
+	return ours;
+}
+
+static void mlock_reap(pid_t pid)
+{
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* Have "mlock-program" create <path>.lock for us (FAQ 7.10). Returns 1
+ * with lk->mlock_pid/mlock_fd set, or 0. We wait for its answer until
+ * deadline (at least a few seconds: it must start); on any failure we
+ * close its stdin, which makes it remove a lock it may have made, and
+ * reap it (it gives up by itself after its own bounded tries). */
+static int mlock_take(struct mail_lock *lk, const char *path, time_t deadline)
+{
+	const char *prog = config_str("mlock-program");
+	int in[2], out[2];
+	char ans[128];
+	size_t len = 0;
+	pid_t pid;
+
+	if (*prog == '\0' || access(prog, X_OK) < 0)
+		return 0;
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return 0;
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		close(in[0]);
+		close(in[1]);
+		return 0;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_error("fork for %s: %m", prog);
+		close(in[0]); close(in[1]); close(out[0]); close(out[1]);
+		return 0;
+	}
+	if (pid == 0) {
+		sigset_t none;
+		/* move both ends above 2 first: either may be fd 0 or 1 */
+		int a = fcntl(in[0], F_DUPFD, 3), b = fcntl(out[1], F_DUPFD, 3);
+
+		if (a < 0 || b < 0 || dup2(a, 0) < 0 || dup2(b, 1) < 0)
+			_exit(127);
+		close(a);
+		close(b);
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		execl(prog, "mlock", (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	if (deadline < time(NULL) + 5)
+		deadline = time(NULL) + 5;
+	while (len < sizeof ans - 1 && memchr(ans, '\n', len) == NULL) {
+		struct pollfd pfd = { .fd = out[0], .events = POLLIN };
+		time_t left = deadline - time(NULL);
+		ssize_t n;
+
+		if (left <= 0)
+			break;
+		if (poll(&pfd, 1, (int)(left > 60 ? 60000 : left * 1000)) <= 0)
+			continue;	/* EINTR or the deadline: re-check */
+		n = read(out[0], ans + len, sizeof ans - 1 - len);
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			break;
+		}
+		len += (size_t)n;
+	}
+	close(out[0]);
+	ans[len] = '\0';
+	if (len >= 2 && ans[0] == '+' && ans[1] == '\n' &&
+	    dotlock_is_ours(path)) {
+		lk->mlock_pid = pid;
+		lk->mlock_fd = in[1];
+		return 1;
+	}
+	ans[strcspn(ans, "\n")] = '\0';
+	if (len >= 1 && ans[0] == '+')
+		log_warning("%s locked some other file than %s.lock",
+			    prog, path);
+	else
+		log_warning("%s could not lock %s.lock: %s", prog, path,
+			    len > 1 ? ans + 1 : "no answer");
+	close(in[1]);
+	mlock_reap(pid);
+	return 0;
+}
+
+static void mlock_release(struct mail_lock *lk)
+{
+	if (lk->mlock_pid <= 0)
+		return;
+	close(lk->mlock_fd);		/* EOF: mlock removes the lock */
+	mlock_reap(lk->mlock_pid);	/* and only then are we unlocked */
+	lk->mlock_pid = 0;
+	lk->mlock_fd = -1;
+}
+
 int dotlock_take(const char *path, const char **notice_r,
 		 const char **error_r)
 {
+	int r;
+
 	*notice_r = NULL;
-	return dotlock_take_until(path, lock_deadline(0), notice_r,
-				  error_r) < 0 ? -1 : 0;
+	r = dotlock_take_until(path, lock_deadline(0), error_r);
+	if (r == 0)
+		*notice_r = vulnerable_notice(path);
+	return r < 0 ? -1 : 0;
 }
 
 void dotlock_release(const char *path)
 {
 	char *lockpath = xasprintf("%s.lock", path);
-	int fd = open(lockpath, O_RDONLY | O_NOFOLLOW);
+	int fd = open(lockpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
 	/* only remove our own lock */
 	if (fd >= 0) {
@@ -301,56 +435,91 @@ static int flock_lock(int fd, bool shared, time_t deadline,
 	}
 }
 
-int lock_mailbox(const char *path, int fd, unsigned flags,
-		 struct mail_lock **lock_r, const char **notice_r,
-		 const char **error_r)
+/* the methods named in "lock-methods", as M_* bits */
+static unsigned lock_methods(void)
 {
-	const char *methods = config_str("lock-methods");
-	bool shared = (flags & LOCK_SHARED) != 0;
-	time_t deadline = lock_deadline(flags);
-	struct mail_lock *lk = xcalloc(1, sizeof *lk);
-	const char *p = methods;
+	const char *p = config_str("lock-methods");
+	unsigned m = 0;
 
-	*notice_r = NULL;
-	lk->path = xstrdup(path);
-	lk->fd = fd;
 	while (*p != '\0') {
 		size_t n;
-		int r = 0;
 
 		while (*p == ' ' || *p == ',' || *p == '\t')
 			p++;
 		n = strcspn(p, " ,\t");
 		if (n == 0)
 			break;
-		if (n == 7 && strncmp(p, "dotlock", 7) == 0) {
-			if (!shared) {
-				r = dotlock_take_until(path, deadline,
-						       notice_r, error_r);
-				if (r > 0)
-					lk->taken |= M_DOTLOCK;
-				r = r < 0 ? -1 : 0;
-			}
-		} else if (n == 5 && strncmp(p, "fcntl", 5) == 0) {
-			r = fcntl_lock(fd, shared, deadline, error_r);
-			if (r == 0)
-				lk->taken |= M_FCNTL;
-		} else if (n == 5 && strncmp(p, "flock", 5) == 0) {
-			r = flock_lock(fd, shared, deadline, error_r);
-			if (r == 0)
-				lk->taken |= M_FLOCK;
-		} else {
+		if (n == 7 && strncmp(p, "dotlock", 7) == 0)
+			m |= M_DOTLOCK;
+		else if (n == 5 && strncmp(p, "fcntl", 5) == 0)
+			m |= M_FCNTL;
+		else if (n == 5 && strncmp(p, "flock", 5) == 0)
+			m |= M_FLOCK;
+		else
 			log_warning("lock-methods: unknown method %.*s",
 				    (int)n, p);
-		}
+		p += n;
+	}
+	return m;
+}
+
+/* The order is fixed, whatever order the setting lists them in: dotlock
+ * (what every MTA and MUA serialises on, and cheap to wait for), then
+ * fcntl, then flock. Two of our processes configured differently thus
+ * never wait for each other in opposite orders. */
+int lock_mailbox(const char *path, int fd, unsigned flags,
+		 struct mail_lock **lock_r, const char **notice_r,
+		 const char **error_r)
+{
+	unsigned methods = lock_methods();
+	bool shared = (flags & LOCK_SHARED) != 0;
+	time_t deadline = lock_deadline(flags);
+	struct mail_lock *lk = xcalloc(1, sizeof *lk);
+
+	*notice_r = NULL;
+	lk->path = xstrdup(path);
+	lk->fd = fd;
+	lk->mlock_fd = -1;
+	if ((methods & M_DOTLOCK) != 0 && !shared) {
+		int r = dotlock_take_until(path, deadline, error_r);
+
 		if (r < 0) {
 			lock_release(&lk);
 			return -1;
 		}
-		p += n;
+		if (r > 0)
+			lk->taken |= M_DOTLOCK;
+		else if (mlock_take(lk, path, deadline) == 0) {
+			*notice_r = vulnerable_notice(path);
+			lk->dotlock_missing = true;
+		}
+	}
+	if ((methods & M_FCNTL) != 0) {
+		if (fcntl_lock(fd, shared, deadline, error_r) < 0) {
+			lock_release(&lk);
+			return -1;
+		}
+		lk->taken |= M_FCNTL;
+	}
+	if ((methods & M_FLOCK) != 0) {
+		if (flock_lock(fd, shared, deadline, error_r) < 0) {
+			lock_release(&lk);
+			return -1;
+		}
+		lk->taken |= M_FLOCK;
 	}
 	*lock_r = lk;
 	return 0;
+}
+
+bool lock_dotlock_missing(const struct mail_lock *lk)
+{
+	return lk != NULL && lk->dotlock_missing;
+}
+
+bool lock_dotlock_by_helper(const struct mail_lock *lk)
+{
+	return lk != NULL && lk->mlock_pid > 0;
 }
 
 void lock_release(struct mail_lock **lockp)
@@ -365,6 +534,7 @@ void lock_release(struct mail_lock **lockp)
 		fcntl_unlock(lk->fd);
 	if ((lk->taken & M_DOTLOCK) != 0)
 		dotlock_release(lk->path);
+	mlock_release(lk);
 	free(lk->path);
 	xfree(lockp);
 }

@@ -2,7 +2,9 @@
  * lock.h - mailbox file locks and the per-mailbox session lock.
  *
  * Mailbox locks (lock_mailbox): writers take every method listed in the
- * "lock-methods" setting (dotlock, fcntl, flock) in that order, waiting at
+ * "lock-methods" setting in the fixed order dotlock, fcntl, flock (the
+ * dotlock through the setgid helper "mlock-program" when the spool
+ * directory is not writable by us, FAQ 7.10), waiting at
  * most "lock-timeout" seconds, and release them in reverse order. Readers
  * take only the kernel locks (fcntl, flock) in shared mode, so they never
  * read a rewrite in progress. Locks are held only while a file is read
@@ -37,6 +39,12 @@ int lock_mailbox(const char *path, int fd, unsigned flags,
 		 const char **error_r);
 /* release in reverse order; *lock = NULL */
 void lock_release(struct mail_lock **lock);
+/* An exclusive lock_mailbox() succeeded with the kernel locks only: the
+ * dotlock was wanted but neither we nor "mlock-program" could create it
+ * (FAQ 7.10; the notice was returned). Writers should not rewrite. */
+bool lock_dotlock_missing(const struct mail_lock *lock);
+/* the dotlock is held for us by the mlock helper */
+bool lock_dotlock_by_helper(const struct mail_lock *lock);
 
 /* dotlock alone (also for spool files while migrating them) */
 int dotlock_take(const char *path, const char **notice_r,

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -255,6 +257,263 @@ static void test_pop3_exclusive(void)
 	free(dir);
 }
 
+/* lock-methods lists methods in any order; they are always taken dotlock,
+ * fcntl, flock, and a failure part-way releases what was taken */
+static void test_fixed_order_and_partial_release(void)
+{
+	int fd;
+	char *path = make_mailbox(&fd);
+	char *lockpath = xasprintf("%s.lock", path);
+	struct mail_lock *lk = NULL;
+	const char *notice, *err;
+	int p[2];
+	char c;
+
+	CHECK(config_set("lock-methods", "flock, fcntl dotlock", &err));
+	CHECK(lock_mailbox(path, fd, 0, &lk, &notice, &err) == 0);
+	CHECK(access(lockpath, F_OK) == 0);
+	/* all three are held: another description can take none */
+	int fd2 = open(path, O_RDWR);
+	CHECK(flock(fd2, LOCK_EX | LOCK_NB) < 0);
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	CHECK(fcntl(fd2, F_OFD_SETLK, &fl) < 0);
+	lock_release(&lk);
+	CHECK(access(lockpath, F_OK) < 0);
+	CHECK(flock(fd2, LOCK_EX | LOCK_NB) == 0);
+	(void)flock(fd2, LOCK_UN);
+
+	/* a child holds only the fcntl lock: we fail at fcntl, and neither
+	 * the dotlock (taken before) nor flock (after) is left behind */
+	CHECK(pipe(p) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct flock cl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		int cfd = open(path, O_RDWR);
+		if (fcntl(cfd, F_OFD_SETLK, &cl) < 0)
+			_exit(1);
+		(void)!write(p[1], "x", 1);
+		for (int i = 0; i < 600; i++)
+			sleep(1);
+		_exit(0);
+	}
+	close(p[1]);
+	CHECK(read(p[0], &c, 1) == 1);
+	CHECK(lock_mailbox(path, fd, LOCK_NOWAIT, &lk, &notice, &err) < 0);
+	CHECK(lk == NULL);
+	CHECK(access(lockpath, F_OK) < 0);
+	CHECK(flock(fd2, LOCK_EX | LOCK_NB) == 0);
+	(void)flock(fd2, LOCK_UN);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(p[0]);
+	close(fd2);
+	config_reset();
+	config_set("lock-timeout", "1", &err);
+	close(fd);
+	free(lockpath);
+	free(path);
+}
+
+/* an old lock whose owner is alive (or unknown) is broken by age, as
+ * Postfix and procmail do, and that is logged */
+static void test_dotlock_stale_by_age(void)
+{
+	int fd;
+	char *path = make_mailbox(&fd);
+	char *lockpath = xasprintf("%s.lock", path);
+	struct mail_lock *lk = NULL;
+	const char *notice, *err;
+	struct timespec old[2] = { { time(NULL) - 3600, 0 },
+				   { time(NULL) - 3600, 0 } };
+	FILE *f;
+
+	/* our parent's PID: alive, so only the age can make it stale */
+	f = fopen(lockpath, "w");
+	fprintf(f, "%ld\n", (long)getppid());
+	fclose(f);
+	CHECK(lock_mailbox(path, fd, LOCK_NOWAIT, &lk, &notice, &err) < 0);
+	CHECK(access(lockpath, F_OK) == 0);
+	CHECK(utimensat(AT_FDCWD, lockpath, old, 0) == 0);
+	CHECK(lock_mailbox(path, fd, LOCK_NOWAIT, &lk, &notice, &err) == 0);
+	lock_release(&lk);
+	CHECK(access(lockpath, F_OK) < 0);
+	/* an empty lock file (no PID, e.g. "touch") too, by age only */
+	f = fopen(lockpath, "w");
+	fclose(f);
+	CHECK(utimensat(AT_FDCWD, lockpath, old, 0) == 0);
+	CHECK(lock_mailbox(path, fd, LOCK_NOWAIT, &lk, &notice, &err) == 0);
+	lock_release(&lk);
+	close(fd);
+	free(lockpath);
+	free(path);
+}
+
+/* a spool directory we cannot write (Debian's 2775 root:mail /var/mail),
+ * in a child that runs as nobody when we are root */
+struct spool {
+	char *dir, *path;
+	gid_t gid;
+};
+
+static void spool_make(struct spool *sp, mode_t mode)
+{
+	int fd;
+
+	sp->dir = test_tmpdir();
+	sp->path = xasprintf("%s/box", sp->dir);
+	sp->gid = 8;	/* Debian's mail group; need not exist by name */
+	fd = open(sp->path, O_RDWR | O_CREAT, 0666);
+	CHECK(fd >= 0);
+	(void)fchmod(fd, 0666);
+	close(fd);
+	if (geteuid() == 0)
+		CHECK(chown(sp->dir, 0, sp->gid) == 0);
+	CHECK(chmod(sp->dir, mode) == 0);
+}
+
+static void become_nobody(void)
+{
+	if (geteuid() == 0 &&
+	    (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0))
+		_exit(99);
+}
+
+/* neither direct creation nor a helper: kernel locks only, the FAQ 7.10
+ * notice, and lock_dotlock_missing() */
+static void test_no_dotlock_vulnerable(void)
+{
+	struct spool sp;
+	const char *err;
+	int status;
+
+	spool_make(&sp, 02775);
+	config_set("mlock-program", "/nonexistent/mlock", &err);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct mail_lock *lk = NULL;
+		const char *notice;
+		char *want = xasprintf("Mailbox vulnerable - directory %s "
+				       "must have 1777 protection", sp.dir);
+		become_nobody();
+		int fd = open(sp.path, O_RDWR);
+		if (fd < 0)
+			_exit(2);
+		if (lock_mailbox(sp.path, fd, 0, &lk, &notice, &err) < 0)
+			_exit(3);
+		if (notice == NULL || strcmp(notice, want) != 0)
+			_exit(4);
+		if (!lock_dotlock_missing(lk) || lock_dotlock_by_helper(lk))
+			_exit(5);
+		lock_release(&lk);
+		/* readers never need the dotlock */
+		if (lock_mailbox(sp.path, fd, LOCK_SHARED, &lk, &notice,
+				 &err) < 0 || notice != NULL ||
+		    lock_dotlock_missing(lk))
+			_exit(6);
+		lock_release(&lk);
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fprintf(stderr, "  child status %d\n", status);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	config_reset();
+	config_set("lock-timeout", "1", &err);
+	free(sp.path);
+	free(sp.dir);
+}
+
+/* copy a program, setgid sp->gid, into the spool (the tools a fake mlock
+ * uses to write into the 2775 directory as the mail group does) */
+static bool install_setgid(const struct spool *sp, const char *from,
+			   const char *name)
+{
+	char *to = xasprintf("%s/sg/%s", sp->dir, name);
+	char *cmd = xasprintf("mkdir -p %s/sg && chmod 755 %s/sg && cp %s %s "
+			      "&& chown 0:%d %s && chmod 2755 %s", sp->dir,
+			      sp->dir, from, to, (int)sp->gid, to, to);
+	bool ok = system(cmd) == 0;
+
+	free(cmd);
+	free(to);
+	return ok;
+}
+
+/* the helper holds the dotlock for as long as we hold its pipe; one that
+ * locks some other file is not believed */
+static void test_mlock_helper(void)
+{
+	struct spool sp;
+	const char *err;
+	int status;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "  (skipped: needs root for setgid copies)\n");
+		return;
+	}
+	spool_make(&sp, 02775);
+	CHECK(install_setgid(&sp, "/usr/bin/tee", "tee"));
+	CHECK(install_setgid(&sp, "/bin/rm", "rm"));
+	char *helper = xasprintf("%s/sg/mlock", sp.dir);
+	char *bad = xasprintf("%s/sg/mlock-bad", sp.dir);
+	FILE *f = fopen(helper, "w");
+	/* $PPID is the session that ran us, as the real mlock writes */
+	fprintf(f, "#!/bin/sh\n"
+		"echo $PPID | %s/sg/tee %s.lock >/dev/null || "
+		"{ echo -cannot; exit 1; }\n"
+		"echo +\nread x\n%s/sg/rm -f %s.lock\n",
+		sp.dir, sp.path, sp.dir, sp.path);
+	fclose(f);
+	f = fopen(bad, "w");
+	fprintf(f, "#!/bin/sh\necho +\nread x\n");
+	fclose(f);
+	CHECK(chmod(helper, 0755) == 0 && chmod(bad, 0755) == 0);
+
+	for (int round = 0; round < 2; round++) {
+		config_set("mlock-program", round == 0 ? helper : bad, &err);
+		pid_t pid = fork();
+		if (pid == 0) {
+			struct mail_lock *lk = NULL;
+			const char *notice;
+			char *lockpath = xasprintf("%s.lock", sp.path);
+			become_nobody();
+			int fd = open(sp.path, O_RDWR);
+			if (fd < 0)
+				_exit(2);
+			if (lock_mailbox(sp.path, fd, 0, &lk, &notice, &err) < 0)
+				_exit(3);
+			if (round == 1) {
+				/* "+" but no lock of ours: not believed */
+				if (!lock_dotlock_missing(lk) || notice == NULL)
+					_exit(4);
+				lock_release(&lk);
+				_exit(0);
+			}
+			if (notice != NULL || lock_dotlock_missing(lk) ||
+			    !lock_dotlock_by_helper(lk))
+				_exit(5);
+			if (access(lockpath, F_OK) < 0)
+				_exit(6);
+			lock_release(&lk);
+			/* released: the helper removed it before we return */
+			if (access(lockpath, F_OK) == 0)
+				_exit(7);
+			_exit(0);
+		}
+		CHECK(waitpid(pid, &status, 0) == pid);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			fprintf(stderr, "  round %d: child status %d\n", round,
+				status);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	config_reset();
+	config_set("lock-timeout", "1", &err);
+	free(helper);
+	free(bad);
+	free(sp.path);
+	free(sp.dir);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test tests[] = {
@@ -264,6 +523,10 @@ int main(int argc, char **argv)
 		TEST(test_shared_readers),
 		TEST(test_session_lock_path),
 		TEST(test_pop3_exclusive),
+		TEST(test_fixed_order_and_partial_release),
+		TEST(test_dotlock_stale_by_age),
+		TEST(test_no_dotlock_vulnerable),
+		TEST(test_mlock_helper),
 	};
 	const char *err;
 

@@ -42,6 +42,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "journal.h"	/* journal_crash_point(): fault injection for tests */
 #include "log.h"
 #include "mail.h"
 
@@ -1459,6 +1460,7 @@ static int maildir_expunge(struct mailbox *mb, const char **error_r)
 					     strerror(errno));
 			return -1;
 		}
+		journal_crash_point();	/* fault injection: file unlinked */
 		any = true;
 		mail_remove_message(mb, i - 1);
 	}
@@ -1564,6 +1566,7 @@ static int maildir_append(const char *path, const struct mail_append_msg *msgs,
 		(void)futimens(fd, ts);
 		close(fd);
 		buf_release(&b);
+		journal_crash_point();	/* fault injection: file in tmp/ only */
 	}
 
 	/* 2: under the lock: keywords, UIDs, then into new/ or cur/ */
@@ -1632,6 +1635,7 @@ static int maildir_append(const char *path, const struct mail_append_msg *msgs,
 		free(tmpnames[i]);
 		tmpnames[i] = final;	/* now the placed file */
 		placed++;
+		journal_crash_point();	/* fault injection: placed, no UID yet */
 		uint32_t uid = ul.uidnext++;
 		struct md_uid *u = md_uidlist_add(&ul, uid, sizes[i], finals[i]);
 		u->zone = am->zone;

@@ -1653,6 +1653,15 @@ static int mbox_lock(struct mbox *mx, bool exclusive, const char **error_r)
 		return -1;
 	if (notice != NULL)
 		mail_set_notice(&mx->mb, notice);
+	if (lock_dotlock_missing(mx->lock) && !mx->mb.readonly) {
+		/* FAQ 7.10: no dotlock (a 2775 spool and no mlock helper).
+		 * An MTA may be appending under its dotlock alone, so we
+		 * never rewrite: the session goes read-only, and the notice
+		 * (the vulnerable line) tells the client why. */
+		log_warning("%s: no dotlock possible, access is readonly",
+			    mx->mb.path);
+		mx->mb.readonly = true;
+	}
 	return 0;
 }
 
@@ -1703,6 +1712,15 @@ static int mbox_update(struct mbox *mx, bool write_pending, bool expunge,
 	ret = recover_locked(mx, excl, error_r);
 	if (ret == 0)
 		ret = sync_locked(mx, error_r);
+	if (excl && mx->mb.readonly && ret == 0) {
+		/* went read-only at this lock (FAQ 7.10): write nothing */
+		excl = false;
+		if (n_items > 0) {
+			*error_r = mx->mb.notice != NULL ? mx->mb.notice :
+				"Can't get write access to mailbox";
+			ret = -1;
+		}
+	}
 	if (ret == 0 && excl)
 		ret = commit(mx, expunge, items, n_items, error_r);
 	mbox_unlock(mx);
@@ -2041,6 +2059,15 @@ static int mbox_append(const char *path, const struct mail_append_msg *msgs,
 	if (mbox_lock(mx, true, error_r) < 0 ||
 	    recover_locked(mx, true, error_r) < 0 ||
 	    sync_locked(mx, error_r) < 0) {
+		mbox_free(&mx);
+		return -1;
+	}
+	if (mx->mb.readonly) {
+		/* no dotlock possible here (FAQ 7.10): appending could
+		 * interleave with an MTA's delivery */
+		*error_r = "Mailbox vulnerable - directory must have 1777 "
+			   "protection, cannot append";
+		mbox_unlock(mx);
 		mbox_free(&mx);
 		return -1;
 	}

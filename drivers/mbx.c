@@ -1784,6 +1784,9 @@ static int mbx_append(const char *path, const struct mail_append_msg *msgs,
 		*error_r = "Unable to update mailbox header";
 		goto fail_unlocked;
 	}
+	/* fault injection (CCLIENT_CRASH_POINT, tests/test_crash_more.py):
+	 * a crash here leaves the CCAPPEND marker and no records */
+	journal_crash_point();
 
 	/* 2: the records */
 	buf_init(&line, 0);
@@ -1820,10 +1823,12 @@ static int mbx_append(const char *path, const struct mail_append_msg *msgs,
 		if (uids_r != NULL)
 			uids_r[i] = first + i;
 		free(conv);
+		journal_crash_point();	/* fault injection: some records written */
 	}
 	buf_release(&line);
 	if (fsync(fd) < 0)
 		goto fail_write;
+	journal_crash_point();	/* fault injection: records durable, marker set */
 
 	/* 3: done; clearing the marker needs no sync (a left-over marker
 	 * with complete records is harmless) */

@@ -238,7 +238,7 @@ static void list_cb(void *ctx, const char *name, unsigned attrs)
 		{ MAIL_LIST_HASCHILDREN, "\\HasChildren" },
 		{ MAIL_LIST_HASNOCHILDREN, "\\HasNoChildren" },
 		{ MAIL_LIST_MARKED, "\\Marked" },
-		{ MAIL_LIST_UNMARKED, "\\UnMarked" },
+		{ MAIL_LIST_UNMARKED, "\\Unmarked" },
 	};
 	struct list_ctx *l = ctx;
 	bool first = true;
