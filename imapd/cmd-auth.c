@@ -196,10 +196,20 @@ void client_send_alert(struct client *c)
 	}
 }
 
+static void login_failed(struct client *c, const char *user,
+			 const char *error);
+
 void client_login_done(struct client *c, struct auth_user *u, const char *how)
 {
 	struct buf caps;
 
+	if (geteuid() != 0 && u->uid != geteuid()) {
+		/* started as an ordinary user (e.g. the -l listener of a
+		 * non-root run-demo): nobody else can ever be served */
+		login_failed(c, u->name, "not the user the server runs as");
+		auth_user_free(u);
+		return;
+	}
 	auth_become(u);
 	c->anonymous = u->anonymous;
 	mail_user->anonymous = u->anonymous;

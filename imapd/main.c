@@ -6,8 +6,9 @@
  *
  * SECURITY: started as root, imapd runs only the pre-login command set
  * until auth_become() has dropped to the user (see cmd-auth.c). Started
- * as an ordinary user it is that user from the start (PREAUTH) and can
- * never be anyone else. Options come from the administrator, never from
+ * as an ordinary user on stdin/stdout it is that user from the start
+ * (PREAUTH); with -l as an ordinary user clients must log in, and only
+ * as a user with the server's own uid. It can never be anyone else. Options come from the administrator, never from
  * the network.
  */
 #include <signal.h>
@@ -24,6 +25,8 @@
 #include "imapd.h"
 
 static bool opt_implicit_tls;
+/* the built-in listener: clients log in even when not started as root */
+static bool opt_listener;
 
 static void ATTR_NORETURN usage(void)
 {
@@ -57,8 +60,9 @@ static void imapd_session(int in_fd, int out_fd)
 	}
 	buf_init(&caps, 0);
 	memset(&u, 0, sizeof u);
-	if (auth_self(&u)) {
-		/* not started as root: we can only ever be this user */
+	if (!opt_listener && auth_self(&u)) {
+		/* not started as root on stdin/stdout (ssh host exec imapd):
+		 * we can only ever be this user */
 		auth_become(&u);
 		c.user = xstrdup(u.name);
 		log_set_user(u.name);
@@ -108,6 +112,7 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			listen_addr = optarg;
+			opt_listener = true;
 			break;
 		case 'o':
 			overrides = xreallocarray(overrides, noverrides + 1,

@@ -728,6 +728,23 @@ class TestSessions(ImapdCase):
                     break
         self.assertEqual(tags, [b'p1', b'p2', b'p3', b'p4', b'p5', b'p6', b'p7'])
 
+    def test_listener_as_ordinary_user(self):
+        """-l started as a user (run-demo without root): clients log in,
+        but only as a user with the server's own uid"""
+        port, proc = self.env.listen('imapd', as_user=True)
+        s = self.env.connect(port)
+        self.assertTrue(s.greeting().startswith(b'* OK [CAPABILITY'))
+        u, t = s.cmd('LOGIN bob bobpass')           # another uid
+        self.assertTrue(t.startswith(b'NO'), t)
+        self.assertIn(b'Login failed', t)
+        u, t = s.cmd('LOGIN alice secret')          # the server's own uid
+        self.assertTrue(t.startswith(b'OK'), t)
+        u, t = s.cmd('SELECT INBOX')
+        self.assertTrue(t.startswith(b'OK'), t)
+        self.ok(s, 'LOGOUT')
+        s.close()
+        self.assertIn('not the user the server runs as', self.env.log())
+
     def test_listener_and_imaplib(self):
         port, proc = self.env.listen('imapd')
         s = self.env.connect(port)
