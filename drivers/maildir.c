@@ -1675,28 +1675,6 @@ out:
 	return ret;
 }
 
-static int maildir_status(const char *path, uint32_t *messages_r,
-			  uint32_t *recent_r, uint32_t *unseen_r,
-			  uint32_t *uidnext_r, uint32_t *uidvalidity_r,
-			  const char **error_r)
-{
-	struct mailbox *mb = maildir_open(path, MAIL_OPEN_READONLY, error_r);
-	uint32_t unseen = 0;
-
-	if (mb == NULL)
-		return -1;
-	for (uint32_t i = 0; i < mb->count; i++)
-		if ((mb->msgs[i].flags & MAIL_SEEN) == 0)
-			unseen++;
-	*messages_r = mb->count;
-	*recent_r = mb->recent;
-	*unseen_r = unseen;
-	*uidnext_r = mb->uidnext;
-	*uidvalidity_r = mb->uidvalidity;
-	maildir_close(&mb);
-	return 0;
-}
-
 const struct mail_driver maildir_driver = {
 	.name = "maildir",
 	.is_directory = true,
@@ -1711,5 +1689,4 @@ const struct mail_driver maildir_driver = {
 	.flush = maildir_flush,
 	.expunge = maildir_expunge,
 	.append = maildir_append,
-	.status = maildir_status,
 };

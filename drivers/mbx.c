@@ -1855,28 +1855,6 @@ fail_unlocked:
 	return -1;
 }
 
-static int mbx_status(const char *path, uint32_t *messages_r,
-		      uint32_t *recent_r, uint32_t *unseen_r,
-		      uint32_t *uidnext_r, uint32_t *uidvalidity_r,
-		      const char **error_r)
-{
-	struct mailbox *mb = mbx_open(path, MAIL_OPEN_READONLY, error_r);
-	uint32_t unseen = 0;
-
-	if (mb == NULL)
-		return -1;
-	for (uint32_t i = 0; i < mb->count; i++)
-		if ((mb->msgs[i].flags & MAIL_SEEN) == 0)
-			unseen++;
-	*messages_r = mb->count;
-	*recent_r = mb->recent;
-	*unseen_r = unseen;
-	*uidnext_r = mb->uidnext;
-	*uidvalidity_r = mb->uidvalidity;
-	mbx_close(&mb);
-	return 0;
-}
-
 const struct mail_driver mbx_driver = {
 	.name = "mbx",
 	.is_directory = false,
@@ -1891,5 +1869,4 @@ const struct mail_driver mbx_driver = {
 	.flush = mbx_flush,
 	.expunge = mbx_expunge,
 	.append = mbx_append,
-	.status = mbx_status,
 };
