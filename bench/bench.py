@@ -145,6 +145,11 @@ class Ours(Server):
     def start(self):
         cf = os.path.join(self.root, 'c-client.cf')
         users = os.path.join(self.root, 'users')
+        # the session lock files (/tmp/.<dev>.<ino> by default) are made
+        # by the user the server runs as: the directory must be like /tmp
+        locks = os.path.join(self.root, 'locks')
+        os.makedirs(locks, exist_ok=True)
+        os.chmod(locks, 0o1777)
         import crypt
         with open(users, 'w') as f:
             f.write('%s:%s:%d:%d:%s:\n' % (USER, crypt.crypt(PASSWORD, crypt.mksalt(crypt.METHOD_SHA512)),
@@ -154,7 +159,7 @@ class Ours(Server):
                     'inbox-path %s\nlock-directory %s\ndefault-driver %s\n'
                     'imapd-tls-cert /nonexistent\nipop3d-tls-cert /nonexistent\n'
                     % (users, os.path.join(self.root, 'spool'), self.inbox_path(),
-                       self.root, self.fmt))
+                       locks, self.fmt))
         os.makedirs(os.path.join(self.root, 'spool'), exist_ok=True)
         self.port, self.pop_port = free_port(), free_port()
         env = dict(os.environ, CCLIENT_CONFIG=cf)
@@ -310,7 +315,8 @@ def imap_ops(srv, count, results, mem):
     m.store(seqs, '+FLAGS.SILENT', '(\\Deleted)')
     rec('EXPUNGE 10%', timed(lambda: m.expunge()))
     m.create('copies')
-    rec('COPY 1,000', timed(lambda: m.copy('1:1000', 'copies')))
+    left = count - len(range(1, count + 1, step))
+    rec('COPY 1,000', timed(lambda: m.copy('1:%d' % min(1000, left), 'copies')))
     msg = (b'From: a@example.org\r\nTo: b@example.org\r\nSubject: appended\r\n\r\n' + b'x' * 2000 + b'\r\n')
 
     def appends():
@@ -319,6 +325,9 @@ def imap_ops(srv, count, results, mem):
             if r[0] != 'OK':
                 raise RuntimeError('APPEND: %r' % (r,))
     rec('APPEND 1,000', timed(appends))
+    if pid:
+        # VmHWM is a high-water mark: read at the end it covers the session
+        mem.setdefault('peak memory MiB (whole session)', []).append(vmhwm(pid))
     m.logout()
 
 

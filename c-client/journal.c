@@ -332,11 +332,18 @@ static int journal_write(const char *jpath, int mfd, const struct stat *st,
 	if (ret == 0 && rename(tmp, jpath) < 0)
 		ret = -1;
 	if (ret < 0) {
+		int err = errno;
 		log_error("writing journal %s: %m", jpath);
 		(void)unlink(tmp);
 		close(fd);
 		free(tmp);
-		*error_r = "Cannot write journal file";
+		/* say why when it is the disk (tests/test_diskfull.py) */
+		*error_r = err == ENOSPC ?
+			"Cannot write journal file: not enough disk space" :
+			err == EDQUOT ?
+			"Cannot write journal file: disk quota exceeded" :
+			"Cannot write journal file";
+		errno = err;
 		return -1;
 	}
 	free(tmp);
@@ -422,6 +429,38 @@ int journal_apply(const char *path, int fd, uint64_t old_len,
 			       new_len, error_r);
 	}
 	journal_paths_free(paths);
+	if (ret < 0 && journal_exists(path, fd)) {
+		/* A write failed after the journal was in place (typically
+		 * ENOSPC/EDQUOT/EFBIG while growing the file). We still hold
+		 * the lock: undo now rather than leave a grown or half-written
+		 * file until the next open (tests/test_diskfull.py). If the
+		 * undo fails too, the journal stays for the next open. */
+		int err = errno;
+		bool recovered = false;
+		const char *rerr;
+		struct stat cst;
+
+		/* Give back the space of a growth first: the undo writes a
+		 * small redo journal and needs room for it. Cutting at
+		 * old_len is what the undo does anyway; a crash after the
+		 * cut is undone the same way from the journal (regions past
+		 * the end fail their hash check). */
+		if (new_len > old_len && fstat(fd, &cst) == 0 &&
+		    (uint64_t)cst.st_size > old_len &&
+		    ftruncate(fd, (off_t)old_len) == 0)
+			(void)fsync(fd);
+		if (journal_recover(path, fd, &recovered, &rerr) == 0 &&
+		    !journal_exists(path, fd)) {
+			*error_r = err == ENOSPC ?
+				"Not enough disk space (mailbox unchanged)" :
+				err == EDQUOT ?
+				"Disk quota exceeded (mailbox unchanged)" :
+				err == EFBIG ?
+				"Mailbox file too large (mailbox unchanged)" :
+				"Error writing mailbox (mailbox unchanged)";
+		}
+		errno = err;
+	}
 	return ret;
 }
 

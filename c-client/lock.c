@@ -185,6 +185,9 @@ static int dotlock_take_until(const char *path, time_t deadline,
 	if (write_full(fd, pidbuf, (size_t)n) < 0) {
 		log_error("write %s: %m", tmp);
 		close(fd);
+		/* do not leave our temp file behind (a full spool, seen by
+		 * tests/test_diskfull.py, left <path>.lock.<pid> files) */
+		(void)unlink(tmp);
 		*error_r = "Unable to create mailbox lock file";
 		goto out;
 	}

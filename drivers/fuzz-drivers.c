@@ -11,9 +11,17 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static char path[64];
+
+/* the temporary mailbox file goes when the fuzzer exits normally */
+static void cleanup(void)
+{
+	if (path[0] != '\0')
+		(void)unlink(path);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char path[64];
 	static const char *const names[] = { "mbox", "mbx" };
 	const struct mail_driver *d;
 	const char *err = NULL;
@@ -26,8 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	d = driver_lookup(names[data[0] % N_ELEMENTS(names)]);
 	if (d == NULL)
 		return 0;
-	if (path[0] == '\0')
+	if (path[0] == '\0') {
 		snprintf(path, sizeof path, "/tmp/fuzz-drivers.%ld", (long)getpid());
+		atexit(cleanup);
+	}
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0)
 		return 0;
