@@ -9,42 +9,12 @@
 #include <string.h>
 
 #include "imap-arg.h"
+#include "memdriver.h"
 #include "search.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_MSGS 16
-
-static const char *fake_text[MAX_MSGS];
-static size_t fake_len[MAX_MSGS];
-
-static int fake_fetch(struct mailbox *mb, uint32_t idx, enum mail_part part,
-		      struct buf *out, const char **error_r)
-{
-	const char *t, *e;
-	size_t len, h;
-
-	if (idx >= mb->count) {
-		*error_r = "no such message";
-		return -1;
-	}
-	t = fake_text[idx];
-	len = fake_len[idx];
-	e = memmem(t, len, "\r\n\r\n", 4);
-	h = e != NULL ? (size_t)(e - t) + 4 : len;
-	if (part == MAIL_PART_HEADER)
-		buf_append(out, t, h);
-	else if (part == MAIL_PART_TEXT)
-		buf_append(out, t + h, len - h);
-	else
-		buf_append(out, t, len);
-	return 0;
-}
-
-static const struct mail_driver fake_driver = {
-	.name = "fake",
-	.fetch = fake_fetch,
-};
 
 /* next line of data[*pos..size) (without its LF) */
 static const char *next_line(const uint8_t *data, size_t size, size_t *pos,
@@ -62,8 +32,7 @@ static const char *next_line(const uint8_t *data, size_t size, size_t *pos,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char kw1[] = "$Junk", kw2[] = "foo";
-	struct mail_message msgs[MAX_MSGS];
-	struct mailbox mb;
+	struct mailbox *mb;
 	struct imap_args *crit, *sortcrit;
 	const char *err = NULL, *line;
 	enum search_error serr;
@@ -77,41 +46,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	line = next_line(data, size, &pos, &len);
 	sortcrit = imap_args_parse(line, len, &err);
 
-	memset(&mb, 0, sizeof mb);
-	memset(msgs, 0, sizeof msgs);
-	mb.driver = &fake_driver;
-	mb.msgs = msgs;
-	mb.alloc = MAX_MSGS;
-	mb.keywords[0] = kw1;
-	mb.keywords[1] = kw2;
-	mb.nkeywords = 2;
-	while (pos < size && mb.count < MAX_MSGS) {
+	mb = memdriver_new();
+	mb->keywords[0] = xstrdup(kw1);
+	mb->keywords[1] = xstrdup(kw2);
+	mb->nkeywords = 2;
+	while (pos < size && mb->count < MAX_MSGS) {
 		const char *t = (const char *)data + pos;
 		const char *sep = memmem(t, size - pos, "\n.\n", 3);
 		size_t n = sep != NULL ? (size_t)(sep - t) + 1 : size - pos;
-		uint32_t i = mb.count++;
-		struct mail_message *m = &msgs[i];
+		uint32_t i = mb->count;
+		/* served as given: no CRLF fix-up */
+		struct mail_message *m = memdriver_add(mb, t, n, false,
+						       i * 3 + 1, 0);
 
-		fake_text[i] = t;
-		fake_len[i] = n;
-		m->uid = i * 3 + 1;
 		m->flags = (i * 7) & (MAIL_SYSFLAGS | MAIL_RECENT);
 		m->keywords = i & 3;
 		m->internaldate = (int64_t)i * 86400 * 97 - 86400;
 		m->zone = (int32_t)(i % 5) * 60 - 120;
-		m->size = n;
 		pos += n + (sep != NULL ? 2 : 0);
-		seqs[i] = mb.count - i;		/* descending: sort must order */
+		seqs[i] = mb->count - i;	/* descending: sort must order */
 	}
-	mb.uidnext = mb.count * 3 + 1;
+	mb->uidnext = mb->count * 3 + 1;
 
 	if (crit != NULL) {
 		k = search_parse(imap_args_get(crit), "UTF-8", &serr, &err);
 		if (k != NULL) {
-			(void)search_run(&mb, k, &found);
+			(void)search_run(mb, k, &found);
 			free(found);
-			for (uint32_t s = 1; s <= mb.count; s++)
-				(void)search_match(&mb, s, k);
+			for (uint32_t s = 1; s <= mb->count; s++)
+				(void)search_match(mb, s, k);
 		}
 		search_free(&k);
 	}
@@ -120,21 +83,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const struct imap_arg *a = imap_args_get(sortcrit);
 		if (a[0].type == IMAP_ARG_LIST) {
 			(void)sort_parse(a[0].list, &out, &err);
-			(void)sort_messages(&mb, a[0].list, seqs, mb.count, &err);
+			(void)sort_messages(mb, a[0].list, seqs, mb->count, &err);
 		}
 	}
-	for (uint32_t i = 0; i < mb.count; i++)
+	for (uint32_t i = 0; i < mb->count; i++)
 		seqs[i] = i + 1;
 	buf_reset(&out);
-	(void)thread_messages(&mb, "REFERENCES", seqs, mb.count,
+	(void)thread_messages(mb, "REFERENCES", seqs, mb->count,
 			      size % 2 == 0, &out, &err);
 	buf_reset(&out);
-	(void)thread_messages(&mb, "ORDEREDSUBJECT", seqs, mb.count,
+	(void)thread_messages(mb, "ORDEREDSUBJECT", seqs, mb->count,
 			      size % 2 != 0, &out, &err);
 	buf_release(&out);
-	for (uint32_t i = 0; i < mb.count; i++)
-		if (msgs[i].cache != NULL && mail_cache_free != NULL)
-			mail_cache_free(msgs[i].cache);
+	for (uint32_t i = 0; i < mb->count; i++)
+		if (mb->msgs[i].cache != NULL && mail_cache_free != NULL)
+			mail_cache_free(mb->msgs[i].cache);
+	memdriver_free(&mb);
 	imap_args_free(&crit);
 	imap_args_free(&sortcrit);
 	return 0;

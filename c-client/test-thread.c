@@ -11,98 +11,25 @@
 #include "date.h"
 #include "imap-arg.h"
 #include "search.h"
+#include "memdriver.h"
 #include "test.h"
 
-/* ---- an in-memory mailbox ---- */
+/* ---- an in-memory mailbox (memdriver.c) ---- */
 
-static char **fake_text;
-static size_t *fake_len;
-
-static int fake_fetch(struct mailbox *mb, uint32_t idx, enum mail_part part,
-		      struct buf *out, const char **error_r)
-{
-	const char *t, *e;
-	size_t len, h;
-
-	if (idx >= mb->count) {
-		*error_r = "no such message";
-		return -1;
-	}
-	t = fake_text[idx];
-	len = fake_len[idx];
-	e = memmem(t, len, "\r\n\r\n", 4);
-	h = e != NULL ? (size_t)(e - t) + 4 : len;
-	if (part == MAIL_PART_HEADER)
-		buf_append(out, t, h);
-	else if (part == MAIL_PART_TEXT)
-		buf_append(out, t + h, len - h);
-	else
-		buf_append(out, t, len);
-	return 0;
-}
-
-static const struct mail_driver fake_driver = {
-	.name = "fake",
-	.fetch = fake_fetch,
-};
-
-static struct mailbox *fake_new(void)
-{
-	struct mailbox *mb = xcalloc(1, sizeof *mb);
-
-	mb->driver = &fake_driver;
-	return mb;
-}
+#define fake_new memdriver_new
+#define fake_free memdriver_free
 
 /* add a message given with LF line ends; returns its slot */
 static struct mail_message *fake_add(struct mailbox *mb, const char *text,
 				     uint32_t uid, uint32_t flags,
 				     const char *idate)
 {
-	struct mail_message *m;
-	struct buf b;
+	struct mail_message *m = memdriver_add(mb, text, strlen(text), true,
+					       uid, flags);
 
-	if (mb->count == mb->alloc) {
-		mb->alloc = mb->alloc ? mb->alloc * 2 : 16;
-		mb->msgs = xreallocarray(mb->msgs, mb->alloc, sizeof *mb->msgs);
-		fake_text = xreallocarray(fake_text, mb->alloc, sizeof *fake_text);
-		fake_len = xreallocarray(fake_len, mb->alloc, sizeof *fake_len);
-	}
-	buf_init(&b, 0);
-	for (const char *p = text; *p != '\0'; p++) {
-		if (*p == '\n')
-			buf_putc(&b, '\r');
-		buf_putc(&b, *p);
-	}
-	m = &mb->msgs[mb->count];
-	memset(m, 0, sizeof *m);
-	m->uid = uid;
-	m->flags = flags;
-	m->size = b.len;
 	if (idate != NULL)
 		CHECK(date_parse_imap_datetime(idate, &m->internaldate, &m->zone));
-	fake_text[mb->count] = buf_steal(&b, &fake_len[mb->count]);
-	buf_release(&b);
-	mb->uidnext = uid + 1;
-	mb->count++;
 	return m;
-}
-
-static void fake_free(struct mailbox **mbp)
-{
-	struct mailbox *mb = *mbp;
-
-	for (uint32_t i = 0; i < mb->count; i++)
-		free(fake_text[i]);
-	for (unsigned i = 0; i < mb->nkeywords; i++)
-		free(mb->keywords[i]);
-	free(fake_text);
-	free(fake_len);
-	fake_text = NULL;
-	fake_len = NULL;
-	free(mb->msgs);
-	free(mb);
-	*mbp = NULL;
 }
 
 /* ---- the test mailbox ---- */
