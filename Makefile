@@ -116,10 +116,14 @@ fuzz:
 			build-fuzz-clang/corpus/$$n tests/fuzz/$$n || exit 1; \
 	done
 
-# run every unit test; each prints "PASS name" / "FAIL name" lines
+# run every unit test from the top directory; each prints "PASS name" /
+# "FAIL name" lines. The sanitizer options let test-auth re-run itself
+# under the cwrap wrappers.
 check: all tests
 	@status=0; for t in $(TESTS); do \
-		(cd tests/data 2>/dev/null || true; $$t) || status=1; \
+		ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1:verify_asan_link_order=0} \
+		UBSAN_OPTIONS=$${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+		$$t || { echo "FAIL $$t"; status=1; }; \
 	done; exit $$status
 
 install: all
