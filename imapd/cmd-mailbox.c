@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "mailname.h"
 #include "imapd.h"
@@ -58,6 +59,27 @@ bool imapd_is_selected(struct client *c, const char *name)
 	return same;
 }
 
+/* "#driver.mbx/INBOX" creates an INBOX of that format in the home
+ * directory, which then takes over from the spool (FAQ 4.5): allowed
+ * while that file does not exist yet */
+static bool creates_driver_inbox(const char *name)
+{
+	struct mail_path p;
+	const char *error;
+	struct stat st;
+	bool yes = false;
+
+	if (ascii_strncasecmp(name, "#driver.", 8) != 0)
+		return false;
+	memset(&p, 0, sizeof p);
+	if (mail_resolve(name, &p, &error) < 0)
+		return false;
+	yes = p.is_inbox && p.create_driver != NULL &&
+	      lstat(p.path, &st) < 0;
+	mail_path_free(&p);
+	return yes;
+}
+
 void cmd_create(struct client *c, struct imap_arg *args)
 {
 	const char *name = one_name(c, args), *error;
@@ -69,7 +91,8 @@ void cmd_create(struct client *c, struct imap_arg *args)
 		client_no(c, "[NOPERM] Anonymous users cannot create mailboxes");
 		return;
 	}
-	if (mail_name_is_inbox(name) || imapd_mailbox_exists(name, &known)) {
+	if (!creates_driver_inbox(name) &&
+	    (mail_name_is_inbox(name) || imapd_mailbox_exists(name, &known))) {
 		client_no(c, "[ALREADYEXISTS] Mailbox already exists");
 		return;
 	}
