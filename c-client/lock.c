@@ -251,16 +251,20 @@ static void mlock_reap(pid_t pid)
 }
 
 /* Have "mlock-program" create <path>.lock for us (FAQ 7.10). Returns 1
- * with lk->mlock_pid/mlock_fd set, or 0. We wait for its answer until
+ * with lk->mlock_pid/mlock_fd set; -1 when the lock is busy (the helper
+ * says so, or has not answered by the deadline: *error_r set); 0 when the
+ * helper is missing or cannot help. We wait for its answer until
  * deadline (at least a few seconds: it must start); on any failure we
  * close its stdin, which makes it remove a lock it may have made, and
  * reap it (it gives up by itself after its own bounded tries). */
-static int mlock_take(struct mail_lock *lk, const char *path, time_t deadline)
+static int mlock_take(struct mail_lock *lk, const char *path, time_t deadline,
+		      const char **error_r)
 {
 	const char *prog = config_str("mlock-program");
 	int in[2], out[2];
 	char ans[128];
 	size_t len = 0;
+	bool timed_out = false;
 	pid_t pid;
 
 	if (*prog == '\0' || access(prog, X_OK) < 0)
@@ -301,8 +305,10 @@ static int mlock_take(struct mail_lock *lk, const char *path, time_t deadline)
 		time_t left = deadline - time(NULL);
 		ssize_t n;
 
-		if (left <= 0)
+		if (left <= 0) {
+			timed_out = true;
 			break;
+		}
 		if (poll(&pfd, 1, (int)(left > 60 ? 60000 : left * 1000)) <= 0)
 			continue;	/* EINTR or the deadline: re-check */
 		n = read(out[0], ans + len, sizeof ans - 1 - len);
@@ -322,14 +328,20 @@ static int mlock_take(struct mail_lock *lk, const char *path, time_t deadline)
 		return 1;
 	}
 	ans[strcspn(ans, "\n")] = '\0';
-	if (len >= 1 && ans[0] == '+')
+	close(in[1]);
+	mlock_reap(pid);
+	if ((len == 0 && timed_out) || strcmp(ans, "-mailbox is locked") == 0) {
+		/* busy (an MTA holds the lock), not unable */
+		*error_r = "Mailbox is locked by another process "
+			   "(timed out waiting for the lock)";
+		return -1;
+	}
+	if (ans[0] == '+')
 		log_warning("%s locked some other file than %s.lock",
 			    prog, path);
 	else
 		log_warning("%s could not lock %s.lock: %s", prog, path,
 			    len > 1 ? ans + 1 : "no answer");
-	close(in[1]);
-	mlock_reap(pid);
 	return 0;
 }
 
@@ -490,9 +502,15 @@ int lock_mailbox(const char *path, int fd, unsigned flags,
 			lock_release(&lk);
 			return -1;
 		}
-		if (r > 0)
+		if (r == 0)
+			r = mlock_take(lk, path, deadline, error_r);
+		else
 			lk->taken |= M_DOTLOCK;
-		else if (mlock_take(lk, path, deadline) == 0) {
+		if (r < 0) {
+			lock_release(&lk);
+			return -1;
+		}
+		if (r == 0) {
 			*notice_r = vulnerable_notice(path);
 			lk->dotlock_missing = true;
 		}

@@ -219,6 +219,12 @@ static int session_lock_before_open(const char *path,
 	*readonly_notice_r = NULL;
 	if (stat(path, &st) < 0)
 		return 0;	/* a missing INBOX: nothing to lock yet */
+	/* mbx's parse lock is this very file (UW's lockfd()): holding it
+	 * for the session would lock our own open out. mbx is a
+	 * shared-access format, and as in UW a POP3 session on it is not
+	 * exclusive; ipop3d copes with messages expunged by others. */
+	if (strcmp(d->name, "mbx") == 0)
+		return 0;
 	if ((mode & MAIL_OPEN_POP3) != 0)
 		flags = SESSION_LOCK_POP3 | SESSION_LOCK_KISS;
 	else if ((mode & MAIL_OPEN_READONLY) == 0 &&
@@ -377,6 +383,14 @@ static int inbox_migrate(struct mailbox *mb, const char **error_r)
 	}
 	if (notice != NULL)
 		mail_set_notice(mb, notice);
+	if (lock_dotlock_missing(lk)) {
+		/* truncating the spool under kernel locks alone could lose a
+		 * delivery by an MTA that only honours .lock files (FAQ 7.10):
+		 * leave the mail where it is until the lock can be made */
+		lock_release(&lk);
+		close(fd);
+		return 0;
+	}
 	smb = sd->open(mb->spool_path, MAIL_OPEN_READONLY |
 		       MAIL_OPEN_NOINBOXMOVE | MAIL_OPEN_LOCKED, &err);
 	if (smb == NULL || smb->count == 0)

@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "lock.h"
+#include "mail.h"
 #include "test.h"
 
 static char *make_mailbox(int *fd_r)
@@ -467,10 +468,16 @@ static void test_mlock_helper(void)
 	f = fopen(bad, "w");
 	fprintf(f, "#!/bin/sh\necho +\nread x\n");
 	fclose(f);
-	CHECK(chmod(helper, 0755) == 0 && chmod(bad, 0755) == 0);
+	char *busy = xasprintf("%s/sg/mlock-busy", sp.dir);
+	f = fopen(busy, "w");
+	fprintf(f, "#!/bin/sh\necho -mailbox is locked\n");
+	fclose(f);
+	CHECK(chmod(helper, 0755) == 0 && chmod(bad, 0755) == 0 &&
+	      chmod(busy, 0755) == 0);
 
-	for (int round = 0; round < 2; round++) {
-		config_set("mlock-program", round == 0 ? helper : bad, &err);
+	for (int round = 0; round < 3; round++) {
+		config_set("mlock-program", round == 0 ? helper :
+			   round == 1 ? bad : busy, &err);
 		pid_t pid = fork();
 		if (pid == 0) {
 			struct mail_lock *lk = NULL;
@@ -480,7 +487,13 @@ static void test_mlock_helper(void)
 			int fd = open(sp.path, O_RDWR);
 			if (fd < 0)
 				_exit(2);
-			if (lock_mailbox(sp.path, fd, 0, &lk, &notice, &err) < 0)
+			int r = lock_mailbox(sp.path, fd, 0, &lk, &notice,
+					     &err);
+			if (round == 2) {
+				/* an MTA holds it: busy, not vulnerable */
+				_exit(r < 0 && lk == NULL ? 0 : 8);
+			}
+			if (r < 0)
 				_exit(3);
 			if (round == 1) {
 				/* "+" but no lock of ours: not believed */
@@ -510,6 +523,58 @@ static void test_mlock_helper(void)
 	config_set("lock-timeout", "1", &err);
 	free(helper);
 	free(bad);
+	free(busy);
+	free(sp.path);
+	free(sp.dir);
+}
+
+/* the mbox driver on such a spool: read-only with the FAQ 7.10 notice,
+ * never a rewrite, and appends refused */
+static void test_mbox_readonly_without_dotlock(void)
+{
+	static const char text[] =
+		"From a@b Sat Jan  1 00:00:00 2000\nSubject: x\n\nbody\n\n";
+	struct spool sp;
+	const char *err;
+	int status;
+
+	spool_make(&sp, 02775);
+	FILE *f = fopen(sp.path, "w");
+	fputs(text, f);
+	fclose(f);
+	config_set("mlock-program", "", &err);
+	pid_t pid = fork();
+	if (pid == 0) {
+		const struct mail_driver *d = driver_lookup("mbox");
+		struct mail_append_msg am = { .data = "Subject: y\r\n\r\nz\r\n",
+					      .len = 17, .internaldate = -1 };
+		uint32_t uv, uid;
+		become_nobody();
+		struct mailbox *mb = d->open(sp.path, 0, &err);
+		if (mb == NULL)
+			_exit(2);
+		if (!mb->readonly || mb->notice == NULL ||
+		    strstr(mb->notice, "Mailbox vulnerable") == NULL)
+			_exit(3);
+		if (mb->count != 1)
+			_exit(4);
+		d->close(&mb);
+		if (d->append(sp.path, &am, 1, &uv, &uid, &err) == 0)
+			_exit(5);
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fprintf(stderr, "  child status %d\n", status);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* nothing was written: no X-UID, no status block, no append */
+	size_t len;
+	char *now = test_read_file(sp.path, &len);
+	CHECK(now != NULL && len == sizeof text - 1 &&
+	      memcmp(now, text, len) == 0);
+	free(now);
+	config_reset();
+	config_set("lock-timeout", "1", &err);
 	free(sp.path);
 	free(sp.dir);
 }
@@ -527,6 +592,7 @@ int main(int argc, char **argv)
 		TEST(test_dotlock_stale_by_age),
 		TEST(test_no_dotlock_vulnerable),
 		TEST(test_mlock_helper),
+		TEST(test_mbox_readonly_without_dotlock),
 	};
 	const char *err;
 

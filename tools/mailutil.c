@@ -838,6 +838,12 @@ static int cmd_repair(const char *name, bool fix)
 					&err) < 0) {
 			fail("repair", name, err);
 			goto out;
+		} else if (lock_dotlock_missing(lk)) {
+			/* a rewrite without the .lock file could lose mail an
+			 * MTA delivers meanwhile (FAQ 7.10) */
+			fail("repair", name, notice != NULL ? notice :
+			     "cannot create the .lock file; not rewriting");
+			goto out;
 		}
 		bool recovered;
 		if (journal_recover(mp.path, fd, &recovered, &err) < 0) {
