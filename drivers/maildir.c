@@ -700,31 +700,64 @@ static bool md_is_plusplus(const char *path)
 	return r;
 }
 
+/* remove what maildir_create() built under its temporary name */
+static void md_create_undo(const char *tmp)
+{
+	static const char *const names[] = { "tmp", "new", "cur" };
+	char *p;
+
+	for (size_t i = 0; i < N_ELEMENTS(names); i++) {
+		p = md_path(tmp, names[i]);
+		(void)rmdir(p);
+		free(p);
+	}
+	p = md_path(tmp, UIDLIST);
+	(void)unlink(p);
+	free(p);
+	p = md_path(tmp, "maildirfolder");
+	(void)unlink(p);
+	free(p);
+	(void)rmdir(tmp);
+}
+
+/* The maildir is built under a temporary name and renamed into place, so
+ * a process killed half-way never leaves a directory at the mailbox name
+ * that is neither a mailbox nor creatable nor deletable (a SIGKILLed
+ * "mailutil copy" did, tests/test_crash_more.py). A Maildir++ folder is
+ * built inside its root's tmp/, anything else as a hidden sibling. */
 static int maildir_create(const char *path, const char **error_r)
 {
 	static const char *const subs[] = { "tmp", "new", "cur" };
 	struct md_uidlist ul;
+	bool plusplus = md_is_plusplus(path);
+	char *parent = md_parent(path);
+	const char *slash = strrchr(path, '/');
+	const char *name = slash != NULL ? slash + 1 : path;
+	char *tmp = xasprintf(plusplus ? "%s/tmp/.ccnew%s.%ld" :
+			      "%s/.ccnew.%s.%ld", parent, name, (long)getpid());
+	int ret = -1;
 
-	if (mkdir(path, 0700) < 0) {
-		*error_r = errno == EEXIST ? "Mailbox already exists" :
-			md_errorf(md_err, sizeof(md_err),
-				  "Can't create mailbox: %s", strerror(errno));
+	free(parent);
+	if (mkdir(tmp, 0700) < 0) {
+		*error_r = md_errorf(md_err, sizeof(md_err),
+				     "Can't create mailbox: %s", strerror(errno));
+		free(tmp);
 		return -1;
 	}
 	for (size_t i = 0; i < N_ELEMENTS(subs); i++) {
-		char *p = md_path(path, subs[i]);
+		char *p = md_path(tmp, subs[i]);
 		int r = mkdir(p, 0700);
 		free(p);
 		if (r < 0) {
 			*error_r = md_errorf(md_err, sizeof(md_err),
 					     "Can't create mailbox: %s",
 					     strerror(errno));
-			return -1;
+			goto out;
 		}
 	}
-	if (md_is_plusplus(path)) {
+	if (plusplus) {
 		/* Courier/Dovecot mark Maildir++ sub-folders this way */
-		char *p = md_path(path, "maildirfolder");
+		char *p = md_path(tmp, "maildirfolder");
 		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 		if (fd >= 0)
 			close(fd);
@@ -734,10 +767,32 @@ static int maildir_create(const char *path, const char **error_r)
 	ul.uidvalidity = mail_new_uidvalidity(0);
 	ul.uidnext = 1;
 	ul.recent = 1;
-	if (md_uidlist_write(path, &ul, error_r) < 0)
-		return -1;
+	if (md_uidlist_write(tmp, &ul, error_r) < 0)
+		goto out;
 	md_uidlist_free(&ul);
-	return 0;
+	journal_crash_point();	/* fault injection: built, not in place */
+	/* never replace anything (not even an empty directory) */
+	int r = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+	if (r < 0 && (errno == EINVAL || errno == ENOSYS)) {
+		/* a file system without RENAME_NOREPLACE */
+		if (access(path, F_OK) == 0)
+			errno = EEXIST;
+		else
+			r = rename(tmp, path);
+	}
+	if (r < 0) {
+		*error_r = errno == EEXIST || errno == ENOTEMPTY ?
+			"Mailbox already exists" :
+			md_errorf(md_err, sizeof(md_err),
+				  "Can't create mailbox: %s", strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	if (ret < 0)
+		md_create_undo(tmp);
+	free(tmp);
+	return ret;
 }
 
 static int md_rmdir_files(const char *dir)

@@ -228,12 +228,13 @@ class TestMailutilKill(Base):
 
     def test_mailutil_kill(self):
         env = self.env
-        tm = Timing(self.rng, 0.05)
+        tms = {op: Timing(self.rng, 0.05) for op in ('copy', 'move', 'append')}
         for sfmt, dfmt in self.PAIRS:
             src_msgs = [msg(20000 + 100 * self.PAIRS.index((sfmt, dfmt)) + i, 3000 * (i % 5))
                         for i in range(30)]
             for it in range(ITER // 2 or 1):
                 op = ('copy', 'move', 'append')[it % 3]
+                tm = tms[op]     # a move takes longer than a copy
                 src = 's%s%d' % (sfmt, it)
                 dst = 'd%s%s%d' % (op, dfmt, it)
                 self.imap_ok('CREATE "#driver.%s/%s"' % (sfmt, src))
