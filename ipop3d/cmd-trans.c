@@ -62,6 +62,14 @@ static uint32_t pop3_seq(struct pop3_session *s, uint32_t msgno)
 	return seq;
 }
 
+/* free a big message's buffer but keep s->out usable: buf_release leaves
+ * data NULL, and the next buf_reset would write through it */
+static void out_shrink(struct pop3_session *s)
+{
+	buf_release(&s->out);
+	buf_init(&s->out, 0);
+}
+
 static bool pop3_fetch(struct pop3_session *s, uint32_t msgno,
 		       enum mail_part part)
 {
@@ -166,7 +174,7 @@ void cmd_retr(struct pop3_session *s, char *args)
 	s->msgs[msgno - 1].pflags |= POP3_MSG_RETRIEVED;
 	/* a big message must not sit in memory until the next one */
 	if (s->out.cap > 1024 * 1024)
-		buf_release(&s->out);
+		out_shrink(s);
 }
 
 static bool ends_with_blank_line(const struct buf *b)
@@ -223,7 +231,7 @@ void cmd_top(struct pop3_session *s, char *args)
 	}
 	ios_puts(s->ios, ".\r\n");
 	if (s->out.cap > 1024 * 1024)
-		buf_release(&s->out);
+		out_shrink(s);
 }
 
 void cmd_dele(struct pop3_session *s, char *args)
