@@ -212,6 +212,9 @@ auth_mechanisms = plain login
 first_valid_uid = 1
 mail_location = %s
 mbox_write_locks = dotlock fcntl
+# the default of 10 sessions per user and address would refuse most of
+# the concurrent clients, all one user from 127.0.0.1
+mail_max_userip_connections = 1000
 default_internal_user = %s
 default_login_user = %s
 passdb {
@@ -348,6 +351,7 @@ def concurrent(srv, results, count):
     stop = time.monotonic() + CONCURRENT_SECONDS
     done = [0]
     errors = [0]
+    first_errors = []
     lock = threading.Lock()
 
     def worker(k):
@@ -364,9 +368,11 @@ def concurrent(srv, results, count):
                 with lock:
                     done[0] += 1
             m.logout()
-        except Exception:
+        except Exception as e:
             with lock:
                 errors[0] += 1
+                if len(first_errors) < 3:
+                    first_errors.append(repr(e)[:200])
     ts = [threading.Thread(target=worker, args=(k,)) for k in range(CONCURRENT)]
     for t in ts:
         t.start()
@@ -377,7 +383,7 @@ def concurrent(srv, results, count):
     results.setdefault('%d clients, s per 1000 FETCH+NOOP' % CONCURRENT, []).append(
         1000.0 / rate if rate else float('inf'))
     if errors[0]:
-        print('  %s: %d client errors' % (srv.name, errors[0]))
+        print('  %s: %d client errors, e.g. %s' % (srv.name, errors[0], '; '.join(first_errors)))
 
 
 def main():
@@ -407,6 +413,10 @@ def main():
                                 srv.fresh_mailbox()
                                 pop_ops(srv, res[cls.name])
                             if run == 0:
+                                # from the full mailbox again: the clients
+                                # fetch anywhere in 1..count
+                                if count > 10000:
+                                    srv.fresh_mailbox()
                                 concurrent(srv, res[cls.name], count)
                         except Exception as e:
                             print('  %s run %d failed: %r' % (cls.name, run, e), flush=True)
