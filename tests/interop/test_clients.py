@@ -20,7 +20,7 @@ import subprocess
 import time
 import unittest
 
-from cctest import MailEnv, sample_message, have_binary
+from cctest import MailEnv, TmuxClient, sample_message, have_binary
 
 # messages whose bytes must survive every path
 TRICKY = [
@@ -414,40 +414,6 @@ class ByteExactTest(ClientTest):
 
     def test_maildir(self):
         self.run_format('maildir')
-
-
-def tmux(*args, check=True):
-    return subprocess.run(['tmux'] + list(args), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, check=check, timeout=30)
-
-
-class TmuxClient:
-    def __init__(self, name, cmd, env):
-        self.name = name
-        envs = []
-        for k, v in env.items():
-            envs += ['-e', '%s=%s' % (k, v)]
-        tmux('new-session', '-d', '-s', name, '-x', '132', '-y', '40', *envs, cmd)
-
-    def screen(self):
-        """the pane's text; '' once the program has exited"""
-        r = tmux('capture-pane', '-p', '-t', self.name, check=False)
-        return r.stdout.decode(errors='replace') if r.returncode == 0 else ''
-
-    def wait_for(self, text, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            s = self.screen()
-            if text.lower() in s.lower():
-                return s
-            time.sleep(0.2)
-        raise AssertionError('%r not on screen:\n%s' % (text, self.screen()))
-
-    def keys(self, *keys):
-        tmux('send-keys', '-t', self.name, *keys)
-
-    def close(self):
-        tmux('kill-session', '-t', self.name, check=False)
 
 
 @unittest.skipUnless(shutil.which('mutt') and shutil.which('tmux'), 'mutt/tmux not installed')
