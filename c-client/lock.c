@@ -621,6 +621,12 @@ int session_lock_take(const struct stat *st, unsigned flags,
 	char *path = session_lock_path(st);
 	time_t deadline = time(NULL) + (time_t)config_int("lock-timeout");
 	bool kissed = false;
+
+	if ((flags & SESSION_LOCK_OWN_FILE) != 0) {
+		char *own = xasprintf("%s.pop3", path);
+		free(path);
+		path = own;
+	}
 	char pidbuf[32];
 	int fd = -1, r;
 

@@ -54,6 +54,9 @@ void dotlock_release(const char *path);
 struct session_lock;
 #define SESSION_LOCK_POP3	0x01	/* fail with "[IN-USE] ..." if held */
 #define SESSION_LOCK_KISS	0x02	/* ask the holder to give way */
+/* use "<session lock path>.pop3": for formats (mbx) whose own parse lock
+ * is the session lock file, POP3 exclusivity needs a file of its own */
+#define SESSION_LOCK_OWN_FILE	0x04
 
 /* Take the session lock for the file with stat st. Returns 0 and the lock,
  * or -1: *error_r begins with "[IN-USE] " for POP3. */

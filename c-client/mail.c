@@ -219,13 +219,16 @@ static int session_lock_before_open(const char *path,
 	*readonly_notice_r = NULL;
 	if (stat(path, &st) < 0)
 		return 0;	/* a missing INBOX: nothing to lock yet */
-	/* mbx's parse lock is this very file (UW's lockfd()): holding it
-	 * for the session would lock our own open out. mbx is a
-	 * shared-access format, and as in UW a POP3 session on it is not
-	 * exclusive; ipop3d copes with messages expunged by others. */
-	if (strcmp(d->name, "mbx") == 0)
-		return 0;
-	if ((mode & MAIL_OPEN_POP3) != 0)
+	/* mbx's parse lock is the session lock file itself (UW's
+	 * lockfd()): holding it for the session would lock our own open
+	 * out, so POP3 exclusivity (RFC 1939) on mbx uses a file of its own
+	 * and mbx has no single-writer mode (it is a shared format) */
+	if (strcmp(d->name, "mbx") == 0) {
+		if ((mode & MAIL_OPEN_POP3) == 0)
+			return 0;
+		flags = SESSION_LOCK_POP3 | SESSION_LOCK_KISS |
+			SESSION_LOCK_OWN_FILE;
+	} else if ((mode & MAIL_OPEN_POP3) != 0)
 		flags = SESSION_LOCK_POP3 | SESSION_LOCK_KISS;
 	else if ((mode & MAIL_OPEN_READONLY) == 0 &&
 		 config_bool("mbox-single-writer") &&

@@ -82,6 +82,35 @@ class Pop3Drivers(unittest.TestCase):
             p.close()
             self.assertEqual(env.read_inbox(), b'')   # moved out of the spool
 
+    def test_mbx_inbox_pop3_exclusive(self):
+        """RFC 1939: one POP3 session per mailbox on mbx too (whose own
+        parse lock is the /tmp session file), while IMAP shares it"""
+        with MailEnv(config={'lock-timeout': '2'}) as env:
+            s = env.imap()
+            s.cmd('CREATE "#driver.mbx/INBOX"')
+            s.append('INBOX', sample_message(1))
+            p1 = env.pop()
+            p1.cmd('USER %s' % env.user)
+            self.assertTrue(p1.cmd('PASS %s' % env.password).startswith(b'+OK'))
+            p2 = env.pop()
+            p2.cmd('USER %s' % env.user)
+            r = p2.cmd('PASS %s' % env.password)
+            self.assertTrue(r.startswith(b'-ERR [IN-USE]'), r)
+            p2.close()
+            u, t = s.cmd('SELECT INBOX')              # IMAP still shares it
+            self.assertTrue(t.startswith(b'OK [READ-WRITE]'), t)
+            s.cmd('LOGOUT')
+            s.close()
+            p1.send('QUIT\r\n')
+            self.assertTrue(p1.readline().startswith(b'+OK'))
+            p1.close()
+            p3 = env.pop()                            # free again
+            p3.cmd('USER %s' % env.user)
+            self.assertTrue(p3.cmd('PASS %s' % env.password).startswith(b'+OK'))
+            p3.send('QUIT\r\n')
+            p3.readline()
+            p3.close()
+
     def test_maildir_inbox(self):
         with MailEnv(config={'inbox-path': '%h/Maildir', 'default-driver': 'maildir'}) as env:
             self.check_inbox(env)
