@@ -1,6 +1,6 @@
 """KNOWN DATA-LOSS RACE, NOT YET FIXED — run by hand, not part of run-tests:
 
-    CC_BIN=build/bin python3 -m unittest tests/repro_foreign_mta.py   (from tests/)
+    cd tests && PYTHONPATH=lib CC_BIN=../build/bin python3 -m unittest repro_foreign_mta
 
 A procmail-like deliverer (O_EXCL dotlock + fcntl lockf + one append)
 racing imapd sessions that APPEND/STORE/EXPUNGE on the spool INBOX ends,
