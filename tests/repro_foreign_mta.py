@@ -1,21 +1,21 @@
-"""KNOWN DATA-LOSS RACE, NOT YET FIXED — run by hand, not part of run-tests:
-
-    cd tests && PYTHONPATH=lib CC_BIN=../build/bin python3 -m unittest repro_foreign_mta
-
-A procmail-like deliverer (O_EXCL dotlock + fcntl lockf + one append)
-racing imapd sessions that APPEND/STORE/EXPUNGE on the spool INBOX ends,
-in about 3 runs of 5 (gcc and ASan builds alike), with one MTA-delivered
-message TRUNCATED in the file: a session's rewrite wrote back a shorter
-copy of that message (with our status block added) and the rest of its
-body was overwritten by the session's next appended message. Checked and
-ruled out so far (2026-11-22): imapd waits for a POSIX lockf() write lock
-on the spool and for a foreign .lock with a live PID (both verified by
-hand); an empty .lock (the MTA's O_EXCL-then-write window) is not broken.
-Next to look at: how the model's length of the foreign message can be
-shorter than the file's (sync_locked()'s incremental path, the "re-read
-the rewritten part" step at the end of commit() in drivers/mbox.c, and
-offsets after another session's rewrite). The real Postfix test
-(test_postfix.py) has not shown it.
+# KNOWN DATA-LOSS RACE, NOT YET FIXED — run by hand, not part of run-tests:
+#
+#     cd tests && PYTHONPATH=lib CC_BIN=../build/bin python3 -m unittest repro_foreign_mta
+#
+# A procmail-like deliverer (O_EXCL dotlock + fcntl lockf + one append)
+# racing imapd sessions that APPEND/STORE/EXPUNGE on the spool INBOX ends,
+# in about 3 runs of 5 (gcc and ASan builds alike), with one MTA-delivered
+# message TRUNCATED in the file: a session's rewrite wrote back a shorter
+# copy of that message (with our status block added) and the rest of its
+# body was overwritten by the session's next appended message. Checked and
+# ruled out so far (2026-11-22): imapd waits for a POSIX lockf() write lock
+# on the spool and for a foreign .lock with a live PID (both verified by
+# hand); an empty .lock (the MTA's O_EXCL-then-write window) is not broken.
+# Next to look at: how the model's length of the foreign message can be
+# shorter than the file's (sync_locked()'s incremental path, the "re-read
+# the rewritten part" step at the end of commit() in drivers/mbox.c, and
+# offsets after another session's rewrite). The real Postfix test
+# (test_postfix.py) has not shown it.
 
 """An MTA that knows nothing of us (issue 7, reliability).
 
