@@ -416,7 +416,7 @@ static int inbox_migrate(struct mailbox *mb, const char **error_r)
 	uids = xcalloc(n, sizeof *uids);
 	kwl = xcalloc((size_t)n * MAIL_MAX_KEYWORDS + 1, sizeof *kwl);
 	for (uint32_t i = 0; i < n; i++) {
-		struct mail_message *m = &smb->msgs[i];
+		const struct mail_message *m;
 		unsigned k = 0;
 
 		buf_init(&texts[i], 0);
@@ -424,6 +424,8 @@ static int inbox_migrate(struct mailbox *mb, const char **error_r)
 			ret = -1;
 			goto out;
 		}
+		/* after the fetch: it may re-sync and move smb->msgs */
+		m = &smb->msgs[i];
 		am[i].data = texts[i].data;
 		am[i].len = texts[i].len;
 		am[i].flags = m->flags & MAIL_SYSFLAGS;

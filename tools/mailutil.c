@@ -133,7 +133,7 @@ static int append_batch(struct mailbox *src, uint32_t from, uint32_t to,
 	int ret = 0;
 
 	for (unsigned i = 0; i < n && ret == 0; i++) {
-		struct mail_message *m = &src->msgs[from + i];
+		const struct mail_message *m;
 		unsigned k = 0;
 
 		buf_init(&texts[i], 0);
@@ -142,6 +142,8 @@ static int append_batch(struct mailbox *src, uint32_t from, uint32_t to,
 			ret = -1;
 			break;
 		}
+		/* after the fetch: it may re-sync and move src->msgs */
+		m = &src->msgs[from + i];
 		am[i].data = texts[i].data;
 		am[i].len = texts[i].len;
 		am[i].flags = m->flags & MAIL_SYSFLAGS;
