@@ -115,20 +115,9 @@ static uint64_t get64(const unsigned char *p)
 	return v;
 }
 
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		return xstrdup(".");
-	if (slash == path)
-		return xstrdup("/");
-	return xstrndup(path, (size_t)(slash - path));
-}
-
 static void fsync_dir(const char *file)
 {
-	char *dir = dir_of(file);
+	char *dir = path_dirname(file);
 	int fd = open(dir, O_RDONLY | O_DIRECTORY);
 
 	if (fd >= 0) {
@@ -422,7 +411,7 @@ int journal_apply(const char *path, int fd, uint64_t old_len,
 		       error_r);
 	if (ret < 0 && paths[1] != NULL && access(paths[0], F_OK) < 0) {
 		/* mailbox directory not writable: journal in $HOME */
-		char *jdir = dir_of(paths[1]);
+		char *jdir = path_dirname(paths[1]);
 		(void)mkdir(jdir, 0700);
 		free(jdir);
 		ret = apply_at(paths[1], fd, &st, old_len, regions, n,

@@ -76,18 +76,6 @@ static time_t lock_deadline(unsigned flags)
 	return time(NULL) + (time_t)t;
 }
 
-/* the directory of path (for the FAQ 7.10 text) */
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		return xstrdup(".");
-	if (slash == path)
-		return xstrdup("/");
-	return xstrndup(path, (size_t)(slash - path));
-}
-
 /* read a PID from a lock file; 0 if none */
 static pid_t read_pid(int fd)
 {
@@ -144,7 +132,7 @@ static const char *vulnerable_notice(const char *path)
 {
 	static char text[1200];
 	static char last_dir[1024];
-	char *dir = dir_of(path);
+	char *dir = path_dirname(path);
 
 	snprintf(text, sizeof text,
 		 "Mailbox vulnerable - directory %s must have 1777 protection",

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "date.h"
 #include "memdriver.h"
 
 struct memmb {
@@ -80,6 +81,19 @@ struct mail_message *memdriver_add(struct mailbox *mb, const char *text,
 	mb->uidnext = uid + 1;
 	mb->count++;
 	return msg;
+}
+
+struct mail_message *memdriver_add_lf(struct mailbox *mb, const char *text,
+				      uint32_t uid, uint32_t flags,
+				      const char *idate)
+{
+	struct mail_message *m = memdriver_add(mb, text, strlen(text), true,
+					       uid, flags);
+
+	if (idate != NULL &&
+	    !date_parse_imap_datetime(idate, &m->internaldate, &m->zone))
+		return NULL;
+	return m;
 }
 
 void memdriver_free(struct mailbox **mbp)

@@ -14,6 +14,12 @@ struct mailbox *memdriver_new(void);
 struct mail_message *memdriver_add(struct mailbox *mb, const char *text,
 				   size_t len, bool lf_to_crlf, uint32_t uid,
 				   uint32_t flags);
+/* add text given with LF line ends (served as CRLF) and an optional
+ * IMAP internal date ("dd-Mon-yyyy hh:mm:ss +zzzz"); NULL if idate does
+ * not parse */
+struct mail_message *memdriver_add_lf(struct mailbox *mb, const char *text,
+				      uint32_t uid, uint32_t flags,
+				      const char *idate);
 /* frees the texts, the keywords and the mailbox; sets *mb = NULL */
 void memdriver_free(struct mailbox **mb);
 

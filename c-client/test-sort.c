@@ -23,12 +23,10 @@ static struct mail_message *fake_add(struct mailbox *mb, const char *text,
 				     uint32_t uid, uint32_t flags,
 				     const char *idate)
 {
-	struct mail_message *m = memdriver_add(mb, text, strlen(text), true,
-					       uid, flags);
+	struct mail_message *m = memdriver_add_lf(mb, text, uid, flags, idate);
 
-	if (idate != NULL)
-		CHECK(date_parse_imap_datetime(idate, &m->internaldate, &m->zone));
-	return m;
+	CHECK(m != NULL);
+	return m != NULL ? m : &mb->msgs[mb->count - 1];
 }
 
 /* ---- the test mailbox ---- */

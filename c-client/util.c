@@ -164,6 +164,17 @@ const char *ascii_memcasemem(const char *hay, size_t hlen,
 	return NULL;
 }
 
+char *path_dirname(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return xstrdup(".");
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
 bool str_to_u64(const char *s, uint64_t *r)
 {
 	uint64_t v = 0;

@@ -53,6 +53,9 @@ char ascii_tolower(char c);
 const char *ascii_memcasemem(const char *hay, size_t hlen,
 			     const char *needle, size_t nlen);
 
+/* the directory part of path ("." when none, "/" for "/x"); caller frees */
+char *path_dirname(const char *path);
+
 /* strict decimal parse of a whole string; false on junk or overflow */
 bool str_to_u32(const char *s, uint32_t *r);
 bool str_to_u64(const char *s, uint64_t *r);

@@ -674,22 +674,11 @@ static bool maildir_probe(const char *path, const struct stat *st)
 	return ok;
 }
 
-static char *md_parent(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		return xstrdup(".");
-	if (slash == path)
-		return xstrdup("/");
-	return xstrndup(path, (size_t)(slash - path));
-}
-
 static bool md_is_plusplus(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 	const char *name = slash != NULL ? slash + 1 : path;
-	char *parent = md_parent(path);
+	char *parent = path_dirname(path);
 	struct stat st;
 	bool r = false;
 
@@ -730,7 +719,7 @@ static int maildir_create(const char *path, const char **error_r)
 	static const char *const subs[] = { "tmp", "new", "cur" };
 	struct md_uidlist ul;
 	bool plusplus = md_is_plusplus(path);
-	char *parent = md_parent(path);
+	char *parent = path_dirname(path);
 	const char *slash = strrchr(path, '/');
 	const char *name = slash != NULL ? slash + 1 : path;
 	char *tmp = xasprintf(plusplus ? "%s/tmp/.ccnew%s.%ld" :
@@ -871,7 +860,7 @@ static int maildir_rename(const char *from, const char *to,
 	}
 	/* Maildir++: .A.B is a child of .A and lives beside it */
 	if (fname[0] == '.' && tname[0] == '.') {
-		char *fdir = md_parent(from), *tdir = md_parent(to);
+		char *fdir = path_dirname(from), *tdir = path_dirname(to);
 		size_t fl = strlen(fname);
 		DIR *d = strcmp(fdir, tdir) == 0 ? opendir(fdir) : NULL;
 		struct dirent *de;
