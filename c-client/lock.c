@@ -52,6 +52,7 @@ struct mail_lock {
 	int fd;
 	unsigned taken;		/* M_* */
 	bool dotlock_missing;	/* wanted, but neither we nor mlock could */
+	bool dotlock_tried;	/* configured, and taken or found impossible */
 	pid_t mlock_pid;	/* the helper holding the dotlock, or 0 */
 	int mlock_fd;		/* its stdin: closing it releases the lock */
 };
@@ -483,7 +484,9 @@ int lock_mailbox(const char *path, int fd, unsigned flags,
 	lk->path = xstrdup(path);
 	lk->fd = fd;
 	lk->mlock_fd = -1;
-	if ((methods & M_DOTLOCK) != 0 && !shared) {
+	if ((methods & M_DOTLOCK) == 0)
+		lk->dotlock_tried = true;
+	else if (!shared || (flags & LOCK_DOTLOCK) != 0) {
 		int r = dotlock_take_until(path, deadline, error_r);
 
 		if (r < 0) {
@@ -498,7 +501,10 @@ int lock_mailbox(const char *path, int fd, unsigned flags,
 			lock_release(&lk);
 			return -1;
 		}
-		if (r == 0) {
+		lk->dotlock_tried = true;
+		if (r == 0 && !shared) {
+			/* a reader does without it quietly; a writer is
+			 * told, and must not rewrite */
 			*notice_r = vulnerable_notice(path);
 			lk->dotlock_missing = true;
 		}
@@ -524,6 +530,11 @@ int lock_mailbox(const char *path, int fd, unsigned flags,
 bool lock_dotlock_missing(const struct mail_lock *lk)
 {
 	return lk != NULL && lk->dotlock_missing;
+}
+
+bool lock_excludes_appenders(const struct mail_lock *lk)
+{
+	return lk != NULL && lk->dotlock_tried;
 }
 
 bool lock_dotlock_by_helper(const struct mail_lock *lk)

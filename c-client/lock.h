@@ -7,7 +7,8 @@
  * directory is not writable by us, FAQ 7.10), waiting at
  * most "lock-timeout" seconds, and release them in reverse order. Readers
  * take only the kernel locks (fcntl, flock) in shared mode, so they never
- * read a rewrite in progress. Locks are held only while a file is read
+ * read a rewrite in progress; a reader that must parse newly appended
+ * data adds LOCK_DOTLOCK. Locks are held only while a file is read
  * or written, never for a whole session.
  *
  * Session locks (session_lock_*): the file <lock-directory>/.<dev>.<ino>
@@ -30,6 +31,12 @@ struct mail_lock;
 
 #define LOCK_SHARED	0x01	/* reader: kernel locks only, shared */
 #define LOCK_NOWAIT	0x02	/* fail at once instead of waiting */
+/* with LOCK_SHARED: also take the dotlock (quietly doing without it when
+ * it cannot be made). For a reader about to parse what another process
+ * may be appending: an MTA that honours only the dotlock (procmail,
+ * mail.local) appends without any kernel lock, and a reader must not
+ * take a half-written message for a whole one. */
+#define LOCK_DOTLOCK	0x04
 
 /* Lock the mailbox file path (open as fd). A notice for the user (the
  * FAQ 7.10 text when the dotlock cannot be created) may be returned in
@@ -43,6 +50,11 @@ void lock_release(struct mail_lock **lock);
  * dotlock was wanted but neither we nor "mlock-program" could create it
  * (FAQ 7.10; the notice was returned). Writers should not rewrite. */
 bool lock_dotlock_missing(const struct mail_lock *lock);
+/* Parsing under this lock cannot see a half-written append: the lock
+ * holds the dotlock, or the dotlock is not configured, or it was tried
+ * and cannot be made. false for a plain LOCK_SHARED lock when the
+ * dotlock is configured (take LOCK_SHARED|LOCK_DOTLOCK to parse). */
+bool lock_excludes_appenders(const struct mail_lock *lock);
 /* the dotlock is held for us by the mlock helper */
 bool lock_dotlock_by_helper(const struct mail_lock *lock);
 

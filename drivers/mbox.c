@@ -71,6 +71,7 @@ struct mbox {
 	/* what the last parse saw */
 	struct stat st;
 	uint64_t parsed_len;
+	bool st_unsure;		/* st may not tell a later change apart */
 	unsigned char tail[TAIL_KEEP];
 	size_t tail_len;
 	/* UID data in the file */
@@ -583,12 +584,63 @@ static uint64_t keywords_add(struct mailbox *mb, const char *list)
 
 /* ---- file state ---- */
 
-static void remember_state(struct mbox *mx, uint64_t len)
+static bool ts_after(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec > b->tv_sec ||
+		(a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
+}
+
+/* After our own write, under the write lock: give the file an mtime no
+ * other change can repeat (our clock's nanoseconds, later than the
+ * previous one), so a later stat shows any later change. */
+static bool stamp_own_write(struct mbox *mx)
+{
+	struct timespec ts[2], prev = mx->st.st_mtim;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts[1]) < 0)
+		return false;
+	if (!ts_after(&ts[1], &prev)) {
+		ts[1] = prev;
+		if (++ts[1].tv_nsec >= 1000000000L) {
+			ts[1].tv_sec++;
+			ts[1].tv_nsec = 0;
+		}
+	}
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;
+	return futimens(mx->fd, ts) == 0;
+}
+
+/* Remember what the parse of [0, len) saw: st is the fstat() taken
+ * before reading, or NULL after our own write (under the write lock).
+ * The next sync may skip reading only if a later change must alter that
+ * stat: the file ended where the parse ended (an append in flight when
+ * we looked, by a writer that honours only the dotlock, makes the size
+ * differ), and no later change can get the same times: ours are unique
+ * (stamp_own_write()); other writers' come from the kernel's coarse
+ * clock, so a change still within the tick of one we saw could repeat
+ * size and times, and the next sync then checks the bytes. */
+static void remember_state(struct mbox *mx, uint64_t len,
+			   const struct stat *st)
 {
 	size_t n = len < TAIL_KEEP ? (size_t)len : TAIL_KEEP;
+	struct timespec now;
+	bool stamped = false;
 
 	mx->parsed_len = len;
-	(void)fstat(mx->fd, &mx->st);
+	if (st != NULL)
+		mx->st = *st;
+	else {
+		stamped = stamp_own_write(mx);
+		if (fstat(mx->fd, &mx->st) < 0)
+			memset(&mx->st, 0, sizeof mx->st);
+	}
+	mx->st_unsure = (uint64_t)mx->st.st_size != len;
+	if (!stamped &&
+	    (clock_gettime(CLOCK_REALTIME_COARSE, &now) < 0 ||
+	     !ts_after(&now, &mx->st.st_mtim) ||
+	     !ts_after(&now, &mx->st.st_ctim)))
+		mx->st_unsure = true;
 	mx->tail_len = n;
 	if (n > 0 && pread_full(mx->fd, mx->tail, n, (off_t)(len - n)) !=
 	    (ssize_t)n)
@@ -974,7 +1026,7 @@ static bool recheck_pseudo(struct mbox *mx)
 	return true;
 }
 
-static int full_parse(struct mbox *mx, uint64_t size)
+static int full_parse(struct mbox *mx, uint64_t size, const struct stat *st)
 {
 	struct plist pl;
 	uint32_t skip, *uids;
@@ -1006,12 +1058,13 @@ static int full_parse(struct mbox *mx, uint64_t size)
 	mx->mb.uidnext = mx->last_uid + 1;
 	free(uids);
 	plist_free(&pl);
-	remember_state(mx, end);
+	remember_state(mx, end, st);
 	return 0;
 }
 
 /* parse what was appended after parsed_len */
-static int incremental_parse(struct mbox *mx, uint64_t size)
+static int incremental_parse(struct mbox *mx, uint64_t size,
+			     const struct stat *st)
 {
 	struct plist pl;
 	uint32_t *uids;
@@ -1024,7 +1077,7 @@ static int incremental_parse(struct mbox *mx, uint64_t size)
 		/* cannot happen for the incremental case */
 		free(uids);
 		plist_free(&pl);
-		return full_parse(mx, size);
+		return full_parse(mx, size, st);
 	}
 	for (uint32_t i = 0; i < pl.n; i++) {
 		/* an X-UID we did not expect: treat as new */
@@ -1034,7 +1087,7 @@ static int incremental_parse(struct mbox *mx, uint64_t size)
 	mx->mb.uidnext = mx->last_uid + 1;
 	free(uids);
 	plist_free(&pl);
-	remember_state(mx, end);
+	remember_state(mx, end, st);
 	return 0;
 }
 
@@ -1074,12 +1127,17 @@ static int reopen_if_replaced(struct mbox *mx, bool *replaced_r)
 	return 0;
 }
 
-/* bring the model up to date with the file; caller holds a lock */
+/* Bring the model up to date with the file; caller holds a lock.
+ * Returns 1, reading nothing, when new data must be parsed but the lock
+ * does not keep out appenders that honour only the dotlock: the caller
+ * takes LOCK_SHARED|LOCK_DOTLOCK and calls again. */
 static int sync_locked(struct mbox *mx, const char **error_r)
 {
 	struct stat st;
 	unsigned char tail[TAIL_KEEP];
 	uint64_t size;
+	bool may_parse = lock_excludes_appenders(mx->lock) ||
+		(mx->mb.open_mode & MAIL_OPEN_LOCKED) != 0;
 
 	if (mx->fd < 0)
 		return 0;
@@ -1088,10 +1146,12 @@ static int sync_locked(struct mbox *mx, const char **error_r)
 		return -1;
 	}
 	size = (uint64_t)st.st_size;
-	if (mx->parsed_len != 0 && stat_same(&st, &mx->st))
+	if (mx->parsed_len != 0 && !mx->st_unsure && stat_same(&st, &mx->st))
 		return 0;
+	if (!may_parse)
+		return 1;
 	if (mx->tail_len == 0)
-		return full_parse(mx, size);
+		return full_parse(mx, size, &st);
 	/* appended only? our last bytes unchanged and new data starts with
 	 * a message */
 	if (size >= mx->parsed_len && mx->tail_len > 0 &&
@@ -1105,12 +1165,12 @@ static int sync_locked(struct mbox *mx, const char **error_r)
 			 memcmp(c, "From ", 5) == 0);
 		if (grew_ok && recheck_pseudo(mx) && recheck_blocks(mx)) {
 			if (size > mx->parsed_len)
-				return incremental_parse(mx, size);
-			remember_state(mx, size);
+				return incremental_parse(mx, size, &st);
+			remember_state(mx, size, &st);
 			return 0;
 		}
 	}
-	return full_parse(mx, size);
+	return full_parse(mx, size, &st);
 }
 
 /* ---- writing ---- */
@@ -1239,6 +1299,8 @@ static int message_regen(struct mbox *mx, struct mail_message *m,
 	}
 	pos = (size_t)(m->d_aux - m->d_off);
 	buf_append(out, raw, pos);	/* the From line as it was */
+	if (raw[pos - 1] != '\n')
+		buf_putc(out, '\n');	/* it ended the file */
 	hdr_end_pos = (size_t)len;
 	while (pos < len && in_hdr) {
 		const char *ln = raw + pos;
@@ -1628,7 +1690,7 @@ static int commit(struct mbox *mx, bool expunge, struct append_item *items,
 	if (mx->form == UIDF_PSEUDO)
 		find_ximap_line(mx);
 	mb->uidnext = mx->last_uid + 1;
-	remember_state(mx, new_len);
+	remember_state(mx, new_len, NULL);
 out:
 	for (uint32_t i = 0; i < nblocks; i++)
 		if (blocks[i].data != NULL)
@@ -1642,14 +1704,15 @@ out:
 
 /* ---- locking around operations ---- */
 
-static int mbox_lock(struct mbox *mx, bool exclusive, const char **error_r)
+static int mbox_lock_flags(struct mbox *mx, unsigned flags,
+			   const char **error_r)
 {
 	const char *notice;
 
 	if (mx->fd < 0 || (mx->mb.open_mode & MAIL_OPEN_LOCKED) != 0)
 		return 0;
-	if (lock_mailbox(mx->mb.path, mx->fd, exclusive ? 0 : LOCK_SHARED,
-			 &mx->lock, &notice, error_r) < 0)
+	if (lock_mailbox(mx->mb.path, mx->fd, flags, &mx->lock, &notice,
+			 error_r) < 0)
 		return -1;
 	if (notice != NULL)
 		mail_set_notice(&mx->mb, notice);
@@ -1665,9 +1728,49 @@ static int mbox_lock(struct mbox *mx, bool exclusive, const char **error_r)
 	return 0;
 }
 
+static int mbox_lock(struct mbox *mx, bool exclusive, const char **error_r)
+{
+	return mbox_lock_flags(mx, exclusive ? 0 : LOCK_SHARED, error_r);
+}
+
 static void mbox_unlock(struct mbox *mx)
 {
 	lock_release(&mx->lock);
+}
+
+static int recover_locked(struct mbox *mx, bool have_exclusive,
+			  const char **error_r);
+
+/* A reader's lock with the model synced: shared kernel locks, and the
+ * dotlock as well when there is new data to parse (sync_locked()).
+ * On success the lock is held; on failure it is not. */
+static int read_lock_sync(struct mbox *mx, const char **error_r)
+{
+	int r;
+
+	if (mbox_lock(mx, false, error_r) < 0)
+		return -1;
+	r = recover_locked(mx, false, error_r);
+	if (r == 0)
+		r = sync_locked(mx, error_r);
+	if (r == 1) {
+		mbox_unlock(mx);
+		if (mbox_lock_flags(mx, LOCK_SHARED | LOCK_DOTLOCK,
+				    error_r) < 0)
+			return -1;
+		r = recover_locked(mx, false, error_r);
+		if (r == 0)
+			r = sync_locked(mx, error_r);
+		if (r == 1) {
+			*error_r = "Mailbox changed while being read";
+			r = -1;
+		}
+	}
+	if (r < 0) {
+		mbox_unlock(mx);
+		return -1;
+	}
+	return 0;
 }
 
 /* under the lock: repair an interrupted change before reading */
@@ -1707,11 +1810,22 @@ static int mbox_update(struct mbox *mx, bool write_pending, bool expunge,
 	(void)reopen_if_replaced(mx, &replaced);
 	if (mx->fd < 0)
 		return 0;
-	if (mbox_lock(mx, excl, error_r) < 0)
+	if (!excl) {
+		if (read_lock_sync(mx, error_r) < 0)
+			return -1;
+		mbox_unlock(mx);
+		return 0;
+	}
+	if (mbox_lock(mx, true, error_r) < 0)
 		return -1;
-	ret = recover_locked(mx, excl, error_r);
+	ret = recover_locked(mx, true, error_r);
 	if (ret == 0)
 		ret = sync_locked(mx, error_r);
+	if (ret == 1) {
+		/* cannot happen: a write lock tried the dotlock */
+		*error_r = "Mailbox lock does not exclude writers";
+		ret = -1;
+	}
 	if (excl && mx->mb.readonly && ret == 0) {
 		/* went read-only at this lock (FAQ 7.10): write nothing */
 		excl = false;
@@ -1975,14 +2089,9 @@ static int mbox_fetch(struct mailbox *mb, uint32_t idx, enum mail_part part,
 		*error_r = "Invalid message number";
 		return -1;
 	}
-	if (mbox_lock(mx, false, error_r) < 0)
-		return -1;
 	/* another session may have rewritten the file since our sync */
-	if (recover_locked(mx, false, error_r) < 0 ||
-	    sync_locked(mx, error_r) < 0) {
-		mbox_unlock(mx);
+	if (read_lock_sync(mx, error_r) < 0)
 		return -1;
-	}
 	m = &mb->msgs[idx];
 	if ((m->state & MSTATE_EXPUNGED) != 0) {
 		mbox_unlock(mx);

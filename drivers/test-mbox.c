@@ -586,6 +586,68 @@ static void test_two_handles(void)
 	free(path);
 }
 
+/* A writer that honours only the dotlock (mail.local, procmail without
+ * fcntl) is half-way through an append when a reader syncs: the reader
+ * must wait for the dotlock rather than take the half for a message
+ * (tests/test_mta.py found the data loss this used to lead to). */
+static void test_reader_waits_for_dotlock_appender(void)
+{
+	static const char one[] =
+		"From a@b Tue Jan  1 00:27:14 2019\nSubject: 1\n\none\n\n";
+	static const char half[] =
+		"From m@t Tue Jan  1 00:27:15 2019\nSubject: 2\n\nfirst half\n";
+	static const char rest[] = "second half\n\n";
+	static const char want[] = "Subject: 2\r\n\r\nfirst half\r\n"
+		"second half\r\n";
+	char *path = tmpfile_path("halfappend");
+	char *lockpath = xasprintf("%s.lock", path);
+	struct mailbox *r;
+	const char *err = NULL;
+	int sync_pipe[2];
+	char c;
+
+	write_file(path, one, sizeof one - 1);
+	r = open_mb(path, MAIL_OPEN_READONLY);
+	if (r == NULL || pipe(sync_pipe) < 0)
+		return;
+	CHECK_INT(r->count, 1);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char pidbuf[32];
+		int n = snprintf(pidbuf, sizeof pidbuf, "%ld\n", (long)getpid());
+		int lfd = open(lockpath, O_WRONLY | O_CREAT | O_EXCL, 0644);
+		int fd = open(path, O_WRONLY | O_APPEND);
+
+		if (lfd < 0 || fd < 0 || write(lfd, pidbuf, (size_t)n) != n)
+			_exit(1);
+		close(lfd);
+		if (write(fd, half, sizeof half - 1) != sizeof half - 1 ||
+		    write(sync_pipe[1], "x", 1) != 1)
+			_exit(1);
+		usleep(300000);
+		if (write(fd, rest, sizeof rest - 1) != sizeof rest - 1)
+			_exit(1);
+		close(fd);
+		unlink(lockpath);
+		_exit(0);
+	}
+	close(sync_pipe[1]);
+	CHECK(read(sync_pipe[0], &c, 1) == 1);	/* the half is written */
+	close(sync_pipe[0]);
+	CHECK(mbox_driver.sync(r, &err) == 0);
+	CHECK_INT(r->count, 2);
+	if (r->count == 2)
+		CHECK(fetch_is(r, 1, want, sizeof want - 1));
+	int status = -1;
+	CHECK(waitpid(pid, &status, 0) == pid && status == 0);
+	/* and nothing more to see afterwards */
+	CHECK(mbox_driver.sync(r, &err) == 0);
+	CHECK_INT(r->count, 2);
+	mbox_driver.close(&r);
+	free(lockpath);
+	free(path);
+}
+
 /* the mail.c layer: mail_sync reports expunges and flag changes */
 static void ev_expunged(void *ctx, struct mailbox *mb, uint32_t seq)
 {
@@ -1108,7 +1170,9 @@ static void test_mutations(void)
 		"Status: ", "X-UID: 3\n", "X-Mbox-Size: 7\n", "\0", " ",
 		"X-IMAP: 1 2 k\n", "\xff" };
 	char *path = tmpfile_path("mut");
-	unsigned seed = (unsigned)time(NULL);
+	const char *seed_env = getenv("TEST_MBOX_SEED");
+	unsigned seed = seed_env != NULL ? (unsigned)strtoul(seed_env, NULL, 10) :
+		(unsigned)time(NULL);
 	char buf[4096];
 
 	srand(seed);
@@ -1140,6 +1204,11 @@ static void test_mutations(void)
 			}
 		}
 		write_file(path, buf, len);
+		if (getenv("TEST_MBOX_DUMP") != NULL) {
+			char *dump = xasprintf("%s.%d", getenv("TEST_MBOX_DUMP"), iter);
+			write_file(dump, buf, len);
+			free(dump);
+		}
 		for (int rw = 0; rw < 2; rw++) {
 			const char *err = NULL;
 			struct mailbox *mb = mbox_driver.open(path,
@@ -1151,8 +1220,8 @@ static void test_mutations(void)
 				char *t = fetch_all(mb, i, &l);
 				if (t == NULL || l != mb->msgs[i].size ||
 				    mb->msgs[i].hdr_size > l) {
-					fprintf(stderr, "  seed %u iter %d msg %u: "
-						"%zu != %llu\n", seed, iter, i + 1,
+					fprintf(stderr, "  seed %u iter %d rw %d msg %u: "
+						"%zu != %llu\n", seed, iter, rw, i + 1,
 						t ? l : 0, (unsigned long long)
 						mb->msgs[i].size);
 					CHECK(false);
@@ -1221,6 +1290,7 @@ int main(int argc, char **argv)
 		TEST(test_crash_flags),
 		TEST(test_sigkill_writer),
 		TEST(test_mutations),
+		TEST(test_reader_waits_for_dotlock_appender),
 		TEST(test_write_sample),
 	};
 	const char *err;

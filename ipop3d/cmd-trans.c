@@ -83,6 +83,12 @@ static bool pop3_fetch(struct pop3_session *s, uint32_t msgno,
 		return false;
 	}
 	if (mail_fetch(s->mb, seq, part, &s->out, &error) < 0) {
+		if (pop3_seq(s, msgno) == 0) {
+			/* the fetch's re-sync found it expunged */
+			pop3_err(s, "[SYS/TEMP] Message %u was removed by "
+				 "another client", msgno);
+			return false;
+		}
 		pop3_err(s, "[SYS/TEMP] Unable to read message %u: %s", msgno,
 			 error);
 		log_error("fetch of UID %u failed: %s", s->msgs[msgno - 1].uid,

@@ -1,22 +1,3 @@
-# KNOWN DATA-LOSS RACE, NOT YET FIXED — run by hand, not part of run-tests:
-#
-#     cd tests && PYTHONPATH=lib CC_BIN=../build/bin python3 -m unittest repro_foreign_mta
-#
-# A procmail-like deliverer (O_EXCL dotlock + fcntl lockf + one append)
-# racing imapd sessions that APPEND/STORE/EXPUNGE on the spool INBOX ends,
-# in about 3 runs of 5 (gcc and ASan builds alike), with one MTA-delivered
-# message TRUNCATED in the file: a session's rewrite wrote back a shorter
-# copy of that message (with our status block added) and the rest of its
-# body was overwritten by the session's next appended message. Checked and
-# ruled out so far (2026-11-22): imapd waits for a POSIX lockf() write lock
-# on the spool and for a foreign .lock with a live PID (both verified by
-# hand); an empty .lock (the MTA's O_EXCL-then-write window) is not broken.
-# Next to look at: how the model's length of the foreign message can be
-# shorter than the file's (sync_locked()'s incremental path, the "re-read
-# the rewritten part" step at the end of commit() in drivers/mbox.c, and
-# offsets after another session's rewrite). The real Postfix test
-# (test_postfix.py) has not shown it.
-
 """An MTA that knows nothing of us (issue 7, reliability).
 
 A separate Python process plays procmail: to deliver it takes
@@ -32,6 +13,17 @@ after its write and fsync succeeded) and every acknowledged APPEND is
 present exactly once, byte-identical, unless a session that saw it
 expunged it (then it is gone or still there once); nothing is
 duplicated and no foreign message appears.
+
+The deliverer closes a second descriptor of the spool while it holds
+its fcntl lock, which drops that lock (POSIX semantics): it behaves, as
+mail.local and old procmail setups do, like a writer that honours only
+the dotlock. Until 2026-11-22 this test lost a delivered message in about
+3 runs of 5: a reader parsed the spool under kernel locks only while the
+append was half written, remembered the file's stat taken after the
+parse (same mtime, full size) and so later believed the short copy was
+the whole message, and a rewrite overwrote its tail. Readers now take the
+dotlock to parse new data, and a remembered stat is the one taken before
+reading (drivers/mbox.c, remember_state()).
 
 CC_MTA_SECONDS bounds the run (default 12)."""
 
