@@ -849,6 +849,12 @@ static int rename_inbox(const char *to, const char **error_r)
 		memset(&am, 0, sizeof am);
 		buf_init(&b, 0);
 		ret = mb->driver->fetch(mb, i, MAIL_PART_ALL, &b, error_r);
+		/* after the fetch: it may re-sync and move mb->msgs */
+		if (i >= mb->count) {
+			buf_release(&b);
+			break;
+		}
+		m = &mb->msgs[i];
 		for (unsigned k = 0; k < mb->nkeywords; k++)
 			if ((m->keywords & (1ULL << k)) != 0)
 				kw[am.nkeywords++] = mb->keywords[k];

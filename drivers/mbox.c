@@ -82,7 +82,18 @@ struct mbox {
 	unsigned hdr_nkw;	/* keywords listed in the file header */
 	uint32_t last_uid;	/* highest UID given out */
 	bool append_mode;	/* internal open by append: no O marking */
+	struct mbox *next_open;	/* open_handles list */
+	bool listed;
+	pid_t pid;		/* the process that opened fd */
 };
+
+/* This process's mailboxes opened through the driver (a session's
+ * selected mailbox), and the handle the last append used when none of
+ * those was the target: an APPEND reuses either, so its sync is
+ * incremental instead of a parse of the whole file per APPEND. */
+static struct mbox *open_handles;
+static struct mbox *append_cache;
+static void append_cache_drop(void);
 
 /* ---- parsing ---- */
 
@@ -1030,7 +1041,7 @@ static int full_parse(struct mbox *mx, uint64_t size, const struct stat *st)
 {
 	struct plist pl;
 	uint32_t skip, *uids;
-	uint32_t old_uv = mx->mb.uidvalidity;
+	uint32_t old_uv = mx->mb.uidvalidity, old_last = mx->last_uid;
 	bool kept;
 
 	memset(&pl, 0, sizeof pl);
@@ -1049,8 +1060,9 @@ static int full_parse(struct mbox *mx, uint64_t size, const struct stat *st)
 		uv = mail_new_uidvalidity(0);
 	/* a file without UID data keeps the UIDVALIDITY this session
 	 * gave it while nothing else changes */
-	if (!kept && mx->hdr_uv == 0 && old_uv != 0 && mx->mb.count > 0 &&
-	    pl.n - skip >= mx->mb.count)
+	if (!kept && mx->hdr_uv == 0 && old_uv != 0 &&
+	    ((mx->mb.count > 0 && pl.n - skip >= mx->mb.count) ||
+	     (mx->mb.count == 0 && pl.n == skip && old_last == 0)))
 		uv = old_uv;
 	(void)kept;
 	mx->mb.uidvalidity = uv;
@@ -1883,6 +1895,7 @@ static struct mbox *mbox_alloc(const char *path, unsigned mode)
 
 	mail_mailbox_init(&mx->mb, &mbox_driver, path, mode);
 	mx->fd = -1;
+	mx->pid = getpid();
 	return mx;
 }
 
@@ -1918,6 +1931,7 @@ static int mbox_create(const char *path, const char **error_r)
 
 static int mbox_remove(const char *path, const char **error_r)
 {
+	append_cache_drop();
 	if (unlink(path) < 0) {
 		*error_r = errno == ENOENT ? "Mailbox does not exist" :
 			"Cannot delete mailbox";
@@ -1928,6 +1942,7 @@ static int mbox_remove(const char *path, const char **error_r)
 
 static int mbox_rename(const char *from, const char *to, const char **error_r)
 {
+	append_cache_drop();
 	if (rename(from, to) < 0) {
 		*error_r = "Cannot rename mailbox";
 		return -1;
@@ -1984,6 +1999,15 @@ static void mbox_free(struct mbox **mxp)
 
 	if (mx == NULL)
 		return;
+	if (mx->listed) {
+		struct mbox **pp = &open_handles;
+		while (*pp != NULL && *pp != mx)
+			pp = &(*pp)->next_open;
+		if (*pp == mx)
+			*pp = mx->next_open;
+	}
+	if (append_cache == mx)
+		append_cache = NULL;
 	lock_release(&mx->lock);
 	if (mx->fd >= 0)
 		close(mx->fd);
@@ -2001,7 +2025,50 @@ static struct mailbox *mbox_open(const char *path, unsigned mode,
 		mbox_free(&mx);
 		return NULL;
 	}
+	mx->listed = true;
+	mx->next_open = open_handles;
+	open_handles = mx;
 	return &mx->mb;
+}
+
+/* Only the opener's own handles: a forked child shares the open file
+ * description, and an fcntl (OFD) lock a child took through it and died
+ * with would stay until the parent closes it. */
+static bool handle_is(const struct mbox *mx, const struct stat *st)
+{
+	struct stat fst;
+
+	return mx->fd >= 0 && mx->pid == getpid() &&
+		fstat(mx->fd, &fst) == 0 &&
+		fst.st_ino == st->st_ino && fst.st_dev == st->st_dev &&
+		fst.st_nlink > 0;
+}
+
+static void append_cache_drop(void)
+{
+	struct mbox *mx = append_cache;
+
+	append_cache = NULL;
+	mbox_free(&mx);
+}
+
+/* an open handle on path to append through, or NULL */
+static struct mbox *append_handle(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		append_cache_drop();
+		return NULL;
+	}
+	for (struct mbox *mx = open_handles; mx != NULL; mx = mx->next_open)
+		if (mx->fd_rw && !mx->mb.readonly &&
+		    (mx->mb.open_mode & MAIL_OPEN_LOCKED) == 0 &&
+		    handle_is(mx, &st))
+			return mx;
+	if (append_cache != NULL && !handle_is(append_cache, &st))
+		append_cache_drop();
+	return append_cache;
 }
 
 static void mbox_close(struct mailbox **mbp)
@@ -2151,24 +2218,39 @@ static int mbox_append(const char *path, const struct mail_append_msg *msgs,
 		       unsigned n, uint32_t *uidvalidity_r, uint32_t *uids_r,
 		       const char **error_r)
 {
-	struct mbox *mx;
+	struct mbox *mx = append_handle(path);
 	struct append_item *items;
 	char *sender = NULL;
+	bool own = mx == NULL;	/* a new handle: ours to keep or free */
 	int ret;
 
-	mx = mbox_open_internal(path, 0, true, error_r);
-	if (mx == NULL)
-		return -1;
+	if (own) {
+		mx = mbox_open_internal(path, 0, true, error_r);
+		if (mx == NULL)
+			return -1;
+		mx->append_mode = true;
+	}
 	if (mx->mb.readonly || !mx->fd_rw) {
-		mbox_free(&mx);
+		if (mx == append_cache)
+			append_cache = NULL;
+		if (own || !mx->listed)
+			mbox_free(&mx);
 		*error_r = "Can't get write access to mailbox";
 		return -1;
 	}
-	mx->append_mode = true;
-	if (mbox_lock(mx, true, error_r) < 0 ||
-	    recover_locked(mx, true, error_r) < 0 ||
-	    sync_locked(mx, error_r) < 0) {
-		mbox_free(&mx);
+	ret = -1;
+	if (mbox_lock(mx, true, error_r) == 0 &&
+	    recover_locked(mx, true, error_r) == 0)
+		ret = sync_locked(mx, error_r);
+	if (ret != 0) {
+		if (ret == 1)	/* cannot happen: a write lock tried it */
+			*error_r = "Mailbox lock does not exclude writers";
+		mbox_unlock(mx);
+		if (!mx->listed) {
+			if (mx == append_cache)
+				append_cache = NULL;
+			mbox_free(&mx);
+		}
 		return -1;
 	}
 	if (mx->mb.readonly) {
@@ -2177,7 +2259,11 @@ static int mbox_append(const char *path, const struct mail_append_msg *msgs,
 		*error_r = "Mailbox vulnerable - directory must have 1777 "
 			   "protection, cannot append";
 		mbox_unlock(mx);
-		mbox_free(&mx);
+		if (!mx->listed) {
+			if (mx == append_cache)
+				append_cache = NULL;
+			mbox_free(&mx);
+		}
 		return -1;
 	}
 	if (mail_user != NULL && mail_user->name != NULL)
@@ -2225,7 +2311,18 @@ static int mbox_append(const char *path, const struct mail_append_msg *msgs,
 	free(items);
 	free(sender);
 	mbox_unlock(mx);
-	mbox_free(&mx);
+	if (!mx->listed) {
+		/* keep it for the next append (a failed one may have left
+		 * the model ahead of the file: start afresh then) */
+		if (mx == append_cache)
+			append_cache = NULL;
+		if (ret == 0) {
+			append_cache_drop();
+			append_cache = mx;
+		} else {
+			mbox_free(&mx);
+		}
+	}
 	return ret;
 }
 

@@ -648,6 +648,68 @@ static void test_reader_waits_for_dotlock_appender(void)
 	free(path);
 }
 
+/* APPEND goes through a handle this process has open on the file (the
+ * selected mailbox), or the one kept from the last append: no parse of
+ * the whole file per APPEND, and the results are the same as before */
+static void test_append_reuses_handles(void)
+{
+	static const char m[] = "Subject: r\r\n\r\nreused\r\n";
+	static const char other[] =
+		"From a@b Tue Jan  1 00:27:14 2019\nSubject: o\n\nother\n\n";
+	static const char o_want[] = "Subject: o\r\n\r\nother\r\n";
+	char *path = tmpfile_path("reuse");
+	const char *err = NULL;
+	struct mailbox *a, *b;
+
+	CHECK(mbox_driver.create(path, &err) == 0);
+	for (int i = 0; i < 3; i++)
+		CHECK_INT(append1(path, m, sizeof m - 1, 0, NULL), (uint32_t)i + 1);
+	a = open_mb(path, 0);
+	if (a == NULL)
+		return;
+	CHECK_INT(a->count, 3);
+	/* through a: a's model has it at once */
+	CHECK_INT(append1(path, m, sizeof m - 1, MAIL_FLAGGED, "Kw"), 4);
+	CHECK_INT(a->count, 4);
+	CHECK_INT(a->msgs[3].uid, 4);
+	CHECK((a->msgs[3].flags & MAIL_FLAGGED) != 0);
+	CHECK(fetch_is(a, 3, m, sizeof m - 1));
+	b = open_mb(path, MAIL_OPEN_READONLY);
+	if (b == NULL)
+		return;
+	CHECK_INT(append1(path, m, sizeof m - 1, 0, NULL), 5);
+	CHECK(mbox_driver.sync(a, &err) == 0);
+	CHECK(mbox_driver.sync(b, &err) == 0);
+	CHECK_INT(a->count, 5);
+	CHECK_INT(b->count, 5);
+	CHECK(fetch_is(b, 4, m, sizeof m - 1));
+	mbox_driver.close(&a);
+	mbox_driver.close(&b);
+	/* no handle open: the kept one, twice */
+	CHECK_INT(append1(path, m, sizeof m - 1, 0, NULL), 6);
+	CHECK_INT(append1(path, m, sizeof m - 1, 0, NULL), 7);
+	/* the file replaced behind the kept handle's back: a new file
+	 * (new UIDVALIDITY, UIDs from 1), not the old model */
+	char *tmp = xasprintf("%s.new", path);
+	write_file(tmp, other, sizeof other - 1);
+	CHECK(rename(tmp, path) == 0);
+	free(tmp);
+	CHECK_INT(append1(path, m, sizeof m - 1, 0, NULL), 2);
+	/* and rewritten in place with other content */
+	write_file(path, other, sizeof other - 1);
+	CHECK_INT(append1(path, m, sizeof m - 1, 0, NULL), 2);
+	a = open_mb(path, 0);
+	if (a == NULL)
+		return;
+	CHECK_INT(a->count, 2);
+	if (a->count == 2) {
+		CHECK(fetch_is(a, 0, o_want, sizeof o_want - 1));
+		CHECK(fetch_is(a, 1, m, sizeof m - 1));
+	}
+	mbox_driver.close(&a);
+	free(path);
+}
+
 /* the mail.c layer: mail_sync reports expunges and flag changes */
 static void ev_expunged(void *ctx, struct mailbox *mb, uint32_t seq)
 {
@@ -1291,6 +1353,7 @@ int main(int argc, char **argv)
 		TEST(test_sigkill_writer),
 		TEST(test_mutations),
 		TEST(test_reader_waits_for_dotlock_appender),
+		TEST(test_append_reuses_handles),
 		TEST(test_write_sample),
 	};
 	const char *err;

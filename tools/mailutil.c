@@ -192,10 +192,13 @@ static int copy_mailbox(const char *src, const char *dst, bool create,
 		mail_close(&mb);
 		return 1;
 	}
-	while (i < mb->count) {
+	/* the messages there now: appends to the same file (or mail
+	 * delivered meanwhile) must not be copied, nor deleted */
+	uint32_t total = mb->count;
+	while (i < total) {
 		uint32_t j = i;
 		uint64_t bytes = 0;
-		while (j < mb->count && j - i < BATCH_MSGS &&
+		while (j < total && j - i < BATCH_MSGS &&
 		       (bytes == 0 || bytes + mb->msgs[j].size < BATCH_BYTES))
 			bytes += mb->msgs[j++].size;
 		if (append_batch(mb, i, j, dst, &err) < 0) {
@@ -206,10 +209,10 @@ static int copy_mailbox(const char *src, const char *dst, bool create,
 		i = j;
 	}
 	if (verbose)
-		printf("%s: %u message(s) from %s to %s\n", what, mb->count,
+		printf("%s: %u message(s) from %s to %s\n", what, total,
 		       src, dst);
-	if (delete_src && mb->count > 0) {
-		for (uint32_t s = 1; s <= mb->count; s++)
+	if (delete_src && total > 0) {
+		for (uint32_t s = 1; s <= total && s <= mb->count; s++)
 			(void)mail_store(mb, s, MAIL_STORE_ADD, MAIL_DELETED, 0);
 		if (mail_expunge(mb, NULL, NULL, &err) < 0) {
 			fail(what, src, err);
