@@ -1037,6 +1037,24 @@ static bool recheck_pseudo(struct mbox *mx)
 	return true;
 }
 
+/* the parsed messages are exactly the model's live ones, in place */
+static bool same_layout(const struct mbox *mx, const struct plist *pl,
+			uint32_t skip)
+{
+	uint32_t k = skip;
+
+	for (uint32_t i = 0; i < mx->mb.count; i++) {
+		const struct mail_message *m = &mx->mb.msgs[i];
+		if ((m->state & MSTATE_EXPUNGED) != 0)
+			continue;
+		if (k >= pl->n || m->d_off != pl->v[k].from_off ||
+		    m->d_len != pl->v[k].text_end - pl->v[k].from_off)
+			return false;
+		k++;
+	}
+	return k == pl->n && k > skip;
+}
+
 static int full_parse(struct mbox *mx, uint64_t size, const struct stat *st)
 {
 	struct plist pl;
@@ -1056,6 +1074,19 @@ static int full_parse(struct mbox *mx, uint64_t size, const struct stat *st)
 	mx->last_uid = 0;
 	uint32_t uv = mx->hdr_uv;
 	kept = assign_uids(mx, &pl, skip, uids, false, &uv);
+	if (!kept && old_uv != 0 && same_layout(mx, &pl, skip)) {
+		/* UID data unusable (a read-only session cannot fix it),
+		 * but the messages are where our model has them: keep the
+		 * UIDs this session gave, rather than expunge and re-add
+		 * every message at each re-parse */
+		uint32_t k = skip;
+		for (uint32_t i = 0; i < mx->mb.count; i++)
+			if ((mx->mb.msgs[i].state & MSTATE_EXPUNGED) == 0)
+				uids[k++] = mx->mb.msgs[i].uid;
+		uv = old_uv;
+		if (old_last > mx->last_uid)
+			mx->last_uid = old_last;
+	}
 	if (uv == 0)
 		uv = mail_new_uidvalidity(0);
 	/* a file without UID data keeps the UIDVALIDITY this session
@@ -1429,7 +1460,8 @@ static void append_format(struct mbox *mx, struct append_item *it,
 		size_t content = nl ? n - 2 : n; /* without CRLF */
 
 		if (pos == hdr_end) {
-			block_format(mx, &it->m, false, false, out);
+			block_format(mx, &it->m, false,
+				     (it->m.d_flags & MBF_OLD) != 0, out);
 			buf_putc(out, '\n');
 			pos = body;
 			continue;
@@ -1451,7 +1483,8 @@ static void append_format(struct mbox *mx, struct append_item *it,
 	}
 	if (hdr_end >= len) {
 		/* no empty line: the block ends the header */
-		block_format(mx, &it->m, false, false, out);
+		block_format(mx, &it->m, false,
+			     (it->m.d_flags & MBF_OLD) != 0, out);
 		buf_putc(out, '\n');
 	}
 	buf_putc(out, '\n');	/* separator */
@@ -1694,7 +1727,8 @@ static int commit(struct mbox *mx, bool expunge, struct append_item *items,
 			m->keywords = items[a].m.keywords;
 			msg_from_pmsg(m, &pl.v[k]);
 			mb->recent++;
-			if (!mb->readonly && !mx->append_mode)
+			if (!mb->readonly && !mx->append_mode &&
+			    (m->d_flags & MBF_OLD) == 0)
 				m->d_flags |= MBF_NEED_OLD | MBF_OLD;
 		}
 		plist_free(&pl);
@@ -2293,6 +2327,11 @@ static int mbox_append(const char *path, const struct mail_append_msg *msgs,
 			it->m.keywords |= 1ULL << ki;
 		}
 		it->m.d_flags = MBF_TRANSPARENT;
+		/* into a session's open mailbox: that session has it as
+		 * recent, so it is written "Old" at once (UW's Status O),
+		 * not by a second rewrite after the APPEND */
+		if (mx->listed && !mx->append_mode)
+			it->m.d_flags |= MBF_OLD;
 		it->data = am->data;
 		it->len = am->len;
 		it->t = am->internaldate >= 0 ? am->internaldate :
