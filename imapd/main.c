@@ -141,6 +141,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (listen_addr != NULL) {
+		/* load the certificate once here: every connection's child
+		 * inherits it, and a missing one is logged once, not per
+		 * connection */
+		(void)tls_available(TLS_SERVICE_IMAP);
 		if (listener_run(listen_addr, listener_session, NULL,
 				 &error) < 0)
 			log_fatal("listener %s: %s", listen_addr, error);

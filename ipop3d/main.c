@@ -97,6 +97,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (listen_addr != NULL) {
+		/* load the certificate once here: every connection's child
+		 * inherits it, and a missing one is logged once, not per
+		 * connection */
+		(void)tls_available(TLS_SERVICE_POP);
 		if (listener_run(listen_addr, serve_conn, NULL, &error) < 0) {
 			fprintf(stderr, "ipop3d: %s: %s\n", listen_addr, error);
 			log_fatal("listen on %s: %s", listen_addr, error);

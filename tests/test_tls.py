@@ -251,6 +251,27 @@ class TlsTest(unittest.TestCase):
         self.assertIn('FAQ 7.28', log)
         self.assertEqual(log.count('unavailable'), 1, log)
 
+    def test_missing_certificate_listener_logs_once(self):
+        # imapd -l loads the certificate before accepting: three
+        # connections, one log line (not one per connection)
+        env = cctest.MailEnv()
+        self.addCleanup(env.close)
+        port, _ = env.listen('imapd')
+        for _ in range(3):
+            s = socket.create_connection(('127.0.0.1', port), timeout=cctest.TIMEOUT)
+            self.assertTrue(s.recv(1000).startswith(b'* OK'))
+            s.sendall(b'a CAPABILITY\r\nb LOGOUT\r\n')
+            data = b''
+            while b'b OK' not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            self.assertNotIn(b'STARTTLS', data)
+            s.close()
+        log = env.log()
+        self.assertEqual(log.count('unavailable'), 1, log)
+
     def test_key_inside_certificate_file(self):
         # UW kept key and certificate in one PEM file
         both = os.path.join(self.dir, 'both.pem')
