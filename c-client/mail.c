@@ -712,6 +712,38 @@ int mail_append(const char *name, const struct mail_append_msg *msgs,
 	return ret;
 }
 
+/* An INBOX kept elsewhere (~/mbox, FAQ 7.7) with new mail still in the
+ * spool: count that mail as the next open will (moved in, recent, with
+ * the next UIDs), without moving it. */
+static void status_add_spool(const char *spool, struct mail_status *st)
+{
+	const struct mail_driver *sd;
+	struct mailbox *smb;
+	struct stat sst;
+	const char *err;
+
+	if (stat(spool, &sst) < 0 || !S_ISREG(sst.st_mode) || sst.st_size == 0)
+		return;
+	sd = driver_detect(spool);
+	if (sd == NULL || strcmp(sd->name, "mbox") != 0)
+		return;
+	smb = sd->open(spool, MAIL_OPEN_READONLY | MAIL_OPEN_NOINBOXMOVE,
+		       &err);
+	if (smb == NULL)
+		return;
+	for (uint32_t i = 0; i < smb->count; i++) {
+		if ((smb->msgs[i].state & MSTATE_EXPUNGED) != 0)
+			continue;
+		st->messages++;
+		st->recent++;
+		if ((smb->msgs[i].flags & MAIL_SEEN) == 0)
+			st->unseen++;
+		if (st->uidnext < UINT32_MAX)
+			st->uidnext++;
+	}
+	sd->close(&smb);
+}
+
 int mail_status(const char *name, struct mail_status *st, const char **error_r)
 {
 	struct mail_path mp;
@@ -736,9 +768,10 @@ int mail_status(const char *name, struct mail_status *st, const char **error_r)
 		return ret;
 	}
 	mb = d->open(mp.path, mode, error_r);
-	mail_path_free(&mp);
-	if (mb == NULL)
+	if (mb == NULL) {
+		mail_path_free(&mp);
 		return -1;
+	}
 	st->messages = mb->count;
 	st->recent = mb->recent;
 	for (uint32_t i = 0; i < mb->count; i++)
@@ -747,6 +780,9 @@ int mail_status(const char *name, struct mail_status *st, const char **error_r)
 	st->uidnext = mb->uidnext;
 	st->uidvalidity = mb->uidvalidity;
 	d->close(&mb);
+	if (mp.spool_path != NULL && strcmp(mp.spool_path, mp.path) != 0)
+		status_add_spool(mp.spool_path, st);
+	mail_path_free(&mp);
 	return 0;
 }
 

@@ -8,6 +8,7 @@ fake and no system file is touched.
 """
 
 import os
+import re
 import sys
 import time
 import unittest
@@ -279,6 +280,34 @@ class TestTmail(DeliveryBase):
         self.assertEqual(len(mbox_messages(self.read(mbox))), 2)
         self.assertFalse(os.path.exists(self.env.inbox) and
                          os.path.getsize(self.env.inbox) > 0)
+
+    def test_status_counts_spool_mail_of_mbox_inbox(self):
+        # ~/mbox is the INBOX and new mail waits in the spool: STATUS
+        # INBOX counts it as the SELECT that moves it will show
+        with open(self.env.path('mbox'), 'wb') as f:
+            f.write(b'From old@example.org Sun Mar 15 12:00:00 2020\n'
+                    b'Subject: old\n\nold\n\n')
+        self.env.write_inbox(
+            b'From a@example.org Sun Mar 15 12:00:01 2020\nSubject: new 1\n\none\n\n'
+            b'From b@example.org Sun Mar 15 12:00:02 2020\nSubject: new 2\n'
+            b'Status: RO\n\ntwo\n\n')
+        s = self.env.imap()
+        self.addCleanup(s.close)
+        untagged, t = s.cmd('STATUS INBOX (MESSAGES RECENT UNSEEN UIDNEXT)')
+        self.assertTrue(t.startswith(b'OK'), t)
+        st = dict(re.findall(rb'(MESSAGES|RECENT|UNSEEN|UIDNEXT) (\d+)', untagged[0]))
+        self.assertEqual(st[b'MESSAGES'], b'3', untagged)
+        self.assertEqual(st[b'RECENT'], b'3', untagged)
+        self.assertEqual(st[b'UNSEEN'], b'2', untagged)
+        # the spool was not touched by STATUS
+        self.assertEqual(len(mbox_messages(self.env.read_inbox())), 2)
+        untagged, t = s.cmd('SELECT INBOX')
+        self.assertTrue(t.startswith(b'OK'), t)
+        sel = b'\n'.join(untagged)
+        self.assertIn(b'* 3 EXISTS', sel)
+        self.assertIn(b'[UIDNEXT ' + st[b'UIDNEXT'] + b']', sel)
+        untagged, t = s.cmd('SEARCH UNSEEN')
+        self.assertEqual(len(untagged[0].split()) - 2, 2, untagged)
 
     def test_inbox_option(self):
         r = self.tmail(['-I', 'mail/incoming', 'alice'])
