@@ -48,7 +48,8 @@ LIB_SRC   := $(call srcs,c-client/*.c drivers/*.c)
 IMAPD_SRC := $(call srcs,imapd/*.c)
 POP_SRC   := $(call srcs,ipop3d/*.c)
 TOOL_SRC  := $(call srcs,tools/*.c)
-FUZZ_SRC  := $(wildcard c-client/fuzz-*.c drivers/fuzz-*.c)
+FUZZ_SRC  := $(wildcard c-client/fuzz-*.c drivers/fuzz-*.c imapd/fuzz-*.c \
+		ipop3d/fuzz-*.c)
 TEST_SRC  := $(wildcard c-client/test-*.c drivers/test-*.c imapd/test-*.c \
 		ipop3d/test-*.c tools/test-*.c)
 
@@ -94,10 +95,14 @@ tests: $(TESTS)
 
 # libFuzzer harnesses: fuzz-NAME.c, built with clang by "make FUZZ=1 fuzzers"
 FUZZERS := $(patsubst %.c,$(B)/fuzz/%,$(notdir $(FUZZ_SRC)))
+# a harness in imapd/ or ipop3d/ links that server's objects but main.o
+fuzz_objs = $(call obj,$(1)) $(filter-out %/main.o,$(call obj,\
+	$(if $(filter imapd/%,$(1)),$(IMAPD_SRC))\
+	$(if $(filter ipop3d/%,$(1)),$(POP_SRC))))
 define fuzz_rule
-$(B)/fuzz/$(basename $(notdir $(1))): $(call obj,$(1)) $(LIB)
+$(B)/fuzz/$(basename $(notdir $(1))): $(call fuzz_objs,$(1)) $(LIB)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(FUZZ_LDFLAGS) -o $$@ $(call obj,$(1)) $(LIB) $$(LDLIBS)
+	$$(CC) $$(FUZZ_LDFLAGS) -o $$@ $(call fuzz_objs,$(1)) $(LIB) $$(LDLIBS)
 endef
 $(foreach f,$(FUZZ_SRC),$(eval $(call fuzz_rule,$(f))))
 
