@@ -1790,33 +1790,36 @@ static int recover_locked(struct mbox *mx, bool have_exclusive,
 /* A reader's lock with the model synced: shared kernel locks, and the
  * dotlock as well when there is new data to parse (sync_locked()).
  * On success the lock is held; on failure it is not. */
-static int read_lock_sync(struct mbox *mx, const char **error_r)
+/* Lock (flags as for lock_mailbox), repair, sync. Returns sync_locked()'s
+ * 0 or 1 with the lock held, or -1 with it released. */
+static int lock_and_sync(struct mbox *mx, unsigned flags, const char **error_r)
 {
 	int r;
 
-	if (mbox_lock(mx, false, error_r) < 0)
+	if (mbox_lock_flags(mx, flags, error_r) < 0)
 		return -1;
-	r = recover_locked(mx, false, error_r);
+	r = recover_locked(mx, (flags & LOCK_SHARED) == 0, error_r);
 	if (r == 0)
 		r = sync_locked(mx, error_r);
+	if (r < 0)
+		mbox_unlock(mx);
+	return r;
+}
+
+static int read_lock_sync(struct mbox *mx, const char **error_r)
+{
+	int r = lock_and_sync(mx, LOCK_SHARED, error_r);
+
 	if (r == 1) {
 		mbox_unlock(mx);
-		if (mbox_lock_flags(mx, LOCK_SHARED | LOCK_DOTLOCK,
-				    error_r) < 0)
-			return -1;
-		r = recover_locked(mx, false, error_r);
-		if (r == 0)
-			r = sync_locked(mx, error_r);
+		r = lock_and_sync(mx, LOCK_SHARED | LOCK_DOTLOCK, error_r);
 		if (r == 1) {
+			mbox_unlock(mx);
 			*error_r = "Mailbox changed while being read";
 			r = -1;
 		}
 	}
-	if (r < 0) {
-		mbox_unlock(mx);
-		return -1;
-	}
-	return 0;
+	return r < 0 ? -1 : 0;
 }
 
 /* under the lock: repair an interrupted change before reading */
@@ -1862,11 +1865,9 @@ static int mbox_update(struct mbox *mx, bool write_pending, bool expunge,
 		mbox_unlock(mx);
 		return 0;
 	}
-	if (mbox_lock(mx, true, error_r) < 0)
+	ret = lock_and_sync(mx, 0, error_r);
+	if (ret < 0)
 		return -1;
-	ret = recover_locked(mx, true, error_r);
-	if (ret == 0)
-		ret = sync_locked(mx, error_r);
 	if (ret == 1) {
 		/* cannot happen: a write lock tried the dotlock */
 		*error_r = "Mailbox lock does not exclude writers";
@@ -2272,10 +2273,7 @@ static int mbox_append(const char *path, const struct mail_append_msg *msgs,
 		*error_r = "Can't get write access to mailbox";
 		return -1;
 	}
-	ret = -1;
-	if (mbox_lock(mx, true, error_r) == 0 &&
-	    recover_locked(mx, true, error_r) == 0)
-		ret = sync_locked(mx, error_r);
+	ret = lock_and_sync(mx, 0, error_r);
 	if (ret != 0) {
 		if (ret == 1)	/* cannot happen: a write lock tried it */
 			*error_r = "Mailbox lock does not exclude writers";
