@@ -88,12 +88,12 @@ struct mbox {
 };
 
 /* This process's mailboxes opened through the driver (a session's
- * selected mailbox), and the handle the last append used when none of
- * those was the target: an APPEND reuses either, so its sync is
- * incremental instead of a parse of the whole file per APPEND. */
+ * selected mailbox), and the handle the last APPEND or STATUS used when
+ * none of those was the target: both reuse either, so their sync is
+ * incremental instead of a parse of the whole file each time. */
 static struct mbox *open_handles;
-static struct mbox *append_cache;
-static void append_cache_drop(void);
+static struct mbox *kept_handle;
+static void kept_handle_drop(void);
 
 /* ---- parsing ---- */
 
@@ -1966,7 +1966,7 @@ static int mbox_create(const char *path, const char **error_r)
 
 static int mbox_remove(const char *path, const char **error_r)
 {
-	append_cache_drop();
+	kept_handle_drop();
 	if (unlink(path) < 0) {
 		*error_r = errno == ENOENT ? "Mailbox does not exist" :
 			"Cannot delete mailbox";
@@ -1977,7 +1977,7 @@ static int mbox_remove(const char *path, const char **error_r)
 
 static int mbox_rename(const char *from, const char *to, const char **error_r)
 {
-	append_cache_drop();
+	kept_handle_drop();
 	if (rename(from, to) < 0) {
 		*error_r = "Cannot rename mailbox";
 		return -1;
@@ -2041,8 +2041,8 @@ static void mbox_free(struct mbox **mxp)
 		if (*pp == mx)
 			*pp = mx->next_open;
 	}
-	if (append_cache == mx)
-		append_cache = NULL;
+	if (kept_handle == mx)
+		kept_handle = NULL;
 	lock_release(&mx->lock);
 	if (mx->fd >= 0)
 		close(mx->fd);
@@ -2079,31 +2079,97 @@ static bool handle_is(const struct mbox *mx, const struct stat *st)
 		fst.st_nlink > 0;
 }
 
-static void append_cache_drop(void)
+static void kept_handle_drop(void)
 {
-	struct mbox *mx = append_cache;
+	struct mbox *mx = kept_handle;
 
-	append_cache = NULL;
+	kept_handle = NULL;
 	mbox_free(&mx);
 }
 
-/* an open handle on path to append through, or NULL */
-static struct mbox *append_handle(const char *path)
+/* An open handle on path (for_write: one we may write through), or
+ * NULL. The kept handle is the driver's own: messages others expunged
+ * are dropped from it here (no session reports them). */
+static struct mbox *find_handle(const char *path, bool for_write)
 {
 	struct stat st;
 
 	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
-		append_cache_drop();
+		kept_handle_drop();
 		return NULL;
 	}
 	for (struct mbox *mx = open_handles; mx != NULL; mx = mx->next_open)
-		if (mx->fd_rw && !mx->mb.readonly &&
+		if ((!for_write || (mx->fd_rw && !mx->mb.readonly)) &&
 		    (mx->mb.open_mode & MAIL_OPEN_LOCKED) == 0 &&
 		    handle_is(mx, &st))
 			return mx;
-	if (append_cache != NULL && !handle_is(append_cache, &st))
-		append_cache_drop();
-	return append_cache;
+	if (kept_handle != NULL && !handle_is(kept_handle, &st))
+		kept_handle_drop();
+	return kept_handle;
+}
+
+static void kept_purge(struct mbox *mx)
+{
+	if (mx->listed)
+		return;
+	for (uint32_t i = mx->mb.count; i > 0; i--)
+		if ((mx->mb.msgs[i - 1].state & MSTATE_EXPUNGED) != 0)
+			mail_remove_message(&mx->mb, i - 1);
+}
+
+/* after use: a listed handle stays its session's; another one becomes
+ * the kept handle if keep, else is freed */
+static void handle_done(struct mbox *mx, bool keep)
+{
+	if (mx->listed)
+		return;
+	if (mx == kept_handle)
+		kept_handle = NULL;
+	if (keep) {
+		kept_handle_drop();
+		kept_handle = mx;
+	} else {
+		mbox_free(&mx);
+	}
+}
+
+static int mbox_status(const char *path, uint32_t *messages_r,
+		       uint32_t *recent_r, uint32_t *unseen_r,
+		       uint32_t *uidnext_r, uint32_t *uidvalidity_r,
+		       const char **error_r)
+{
+	struct mbox *mx = find_handle(path, false);
+
+	if (mx == NULL) {
+		mx = mbox_open_internal(path, 0, false, error_r);
+		if (mx == NULL)
+			return -1;
+		mx->append_mode = true;	/* never marks anything Old */
+	}
+	if (read_lock_sync(mx, error_r) < 0) {
+		handle_done(mx, false);
+		return -1;
+	}
+	mbox_unlock(mx);
+	kept_purge(mx);
+	*messages_r = *recent_r = *unseen_r = 0;
+	for (uint32_t i = 0; i < mx->mb.count; i++) {
+		const struct mail_message *m = &mx->mb.msgs[i];
+		if ((m->state & MSTATE_EXPUNGED) != 0)
+			continue;
+		++*messages_r;
+		/* recent: a session's own view, else what no session has
+		 * seen yet (no Status O) */
+		if (mx->listed ? (m->flags & MAIL_RECENT) != 0 :
+		    (m->d_flags & MBF_OLD) == 0)
+			++*recent_r;
+		if ((m->flags & MAIL_SEEN) == 0)
+			++*unseen_r;
+	}
+	*uidnext_r = mx->mb.uidnext;
+	*uidvalidity_r = mx->mb.uidvalidity;
+	handle_done(mx, true);
+	return 0;
 }
 
 static void mbox_close(struct mailbox **mbp)
@@ -2253,23 +2319,23 @@ static int mbox_append(const char *path, const struct mail_append_msg *msgs,
 		       unsigned n, uint32_t *uidvalidity_r, uint32_t *uids_r,
 		       const char **error_r)
 {
-	struct mbox *mx = append_handle(path);
+	struct mbox *mx = find_handle(path, true);
 	struct append_item *items;
 	char *sender = NULL;
-	bool own = mx == NULL;	/* a new handle: ours to keep or free */
 	int ret;
 
-	if (own) {
+	if (mx != NULL && !mx->listed && (mx->mb.readonly || !mx->fd_rw)) {
+		kept_handle_drop();	/* kept from a STATUS, not writable */
+		mx = NULL;
+	}
+	if (mx == NULL) {
 		mx = mbox_open_internal(path, 0, true, error_r);
 		if (mx == NULL)
 			return -1;
 		mx->append_mode = true;
 	}
 	if (mx->mb.readonly || !mx->fd_rw) {
-		if (mx == append_cache)
-			append_cache = NULL;
-		if (own || !mx->listed)
-			mbox_free(&mx);
+		handle_done(mx, false);
 		*error_r = "Can't get write access to mailbox";
 		return -1;
 	}
@@ -2278,11 +2344,7 @@ static int mbox_append(const char *path, const struct mail_append_msg *msgs,
 		if (ret == 1)	/* cannot happen: a write lock tried it */
 			*error_r = "Mailbox lock does not exclude writers";
 		mbox_unlock(mx);
-		if (!mx->listed) {
-			if (mx == append_cache)
-				append_cache = NULL;
-			mbox_free(&mx);
-		}
+		handle_done(mx, false);
 		return -1;
 	}
 	if (mx->mb.readonly) {
@@ -2291,13 +2353,10 @@ static int mbox_append(const char *path, const struct mail_append_msg *msgs,
 		*error_r = "Mailbox vulnerable - directory must have 1777 "
 			   "protection, cannot append";
 		mbox_unlock(mx);
-		if (!mx->listed) {
-			if (mx == append_cache)
-				append_cache = NULL;
-			mbox_free(&mx);
-		}
+		handle_done(mx, false);
 		return -1;
 	}
+	kept_purge(mx);
 	if (mail_user != NULL && mail_user->name != NULL)
 		sender = xstrdup(mail_user->name);
 	else
@@ -2348,18 +2407,9 @@ static int mbox_append(const char *path, const struct mail_append_msg *msgs,
 	free(items);
 	free(sender);
 	mbox_unlock(mx);
-	if (!mx->listed) {
-		/* keep it for the next append (a failed one may have left
-		 * the model ahead of the file: start afresh then) */
-		if (mx == append_cache)
-			append_cache = NULL;
-		if (ret == 0) {
-			append_cache_drop();
-			append_cache = mx;
-		} else {
-			mbox_free(&mx);
-		}
-	}
+	/* keep it for the next append (a failed one may have left the
+	 * model ahead of the file: start afresh then) */
+	handle_done(mx, ret == 0);
 	return ret;
 }
 
@@ -2377,5 +2427,5 @@ const struct mail_driver mbox_driver = {
 	.flush = mbox_flush,
 	.expunge = mbox_expunge,
 	.append = mbox_append,
-	.status = NULL,
+	.status = mbox_status,
 };

@@ -710,6 +710,65 @@ static void test_append_reuses_handles(void)
 	free(path);
 }
 
+static bool status_is(const char *path, uint32_t msgs, uint32_t recent,
+		      uint32_t unseen, uint32_t uidnext)
+{
+	uint32_t m = 0, r = 0, u = 0, n = 0, v = 0;
+	const char *err = NULL;
+	int ret = mbox_driver.status(path, &m, &r, &u, &n, &v, &err);
+
+	if (ret < 0 || m != msgs || r != recent || u != unseen ||
+	    n != uidnext || v == 0) {
+		fprintf(stderr, "  status %s: %d %s: %u %u %u %u (wanted %u %u "
+			"%u %u)\n", path, ret, ret < 0 ? err : "", m, r, u, n,
+			msgs, recent, unseen, uidnext);
+		return false;
+	}
+	return true;
+}
+
+/* STATUS through the kept handle: incremental, and right after others'
+ * appends, expunges and flag changes */
+static void test_status_kept_handle(void)
+{
+	static const char three[] =
+		"From a@b Tue Jan  1 00:27:14 2019\nSubject: 1\nStatus: RO\n\none\n\n"
+		"From a@b Tue Jan  1 00:27:15 2019\nSubject: 2\nStatus: O\n\ntwo\n\n"
+		"From a@b Tue Jan  1 00:27:16 2019\nSubject: 3\n\nthree\n\n";
+	static const char more[] =
+		"From m@t Tue Jan  1 00:27:17 2019\nSubject: 4\n\nfour\n\n";
+	char *path = tmpfile_path("status");
+	const char *err = NULL;
+	struct mailbox *a;
+
+	write_file(path, three, sizeof three - 1);
+	CHECK(status_is(path, 3, 1, 2, 4));
+	CHECK(status_is(path, 3, 1, 2, 4));	/* kept, unchanged */
+	/* an MTA appends behind the kept handle */
+	int fd = open(path, O_WRONLY | O_APPEND);
+	CHECK(fd >= 0 && write(fd, more, sizeof more - 1) ==
+	      (ssize_t)(sizeof more - 1));
+	close(fd);
+	CHECK(status_is(path, 4, 2, 3, 5));
+	/* a session marks one seen and expunges another */
+	a = open_mb(path, 0);
+	if (a == NULL)
+		return;
+	a->msgs[2].flags |= MAIL_SEEN;
+	a->msgs[2].state |= MSTATE_DIRTY;
+	a->msgs[0].state |= MSTATE_EXPUNGE_ME;
+	CHECK(mbox_driver.expunge(a, &err) == 0);
+	/* through a itself (the listed handle): a's own recent */
+	CHECK(status_is(path, 3, a->recent, 2, 5));
+	mbox_driver.close(&a);
+	/* through the kept handle again: the session marked all Old */
+	CHECK(status_is(path, 3, 0, 2, 5));
+	CHECK(unlink(path) == 0);
+	uint32_t m, r, u, n, v;
+	CHECK(mbox_driver.status(path, &m, &r, &u, &n, &v, &err) < 0);
+	free(path);
+}
+
 /* the mail.c layer: mail_sync reports expunges and flag changes */
 static void ev_expunged(void *ctx, struct mailbox *mb, uint32_t seq)
 {
@@ -1354,6 +1413,7 @@ int main(int argc, char **argv)
 		TEST(test_mutations),
 		TEST(test_reader_waits_for_dotlock_appender),
 		TEST(test_append_reuses_handles),
+		TEST(test_status_kept_handle),
 		TEST(test_write_sample),
 	};
 	const char *err;
