@@ -343,6 +343,41 @@ static int journal_write(const char *jpath, int mfd, const struct stat *st,
 	return fd;
 }
 
+/* the tail both a change and a repair end with: the regions written and
+ * made durable; then the file cut to len if it is longer (cur), and the
+ * journal dropped. -1 (errno set) leaves jfd open and the journal in
+ * place. */
+static int write_regions(int fd, const struct journal_region *regs,
+			 unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (crash_pwrite(fd, regs[i].data, regs[i].len,
+				 regs[i].offset) < 0)
+			return -1;
+		journal_crash_point();
+	}
+	if (fsync(fd) < 0)
+		return -1;
+	journal_crash_point();
+	return 0;
+}
+
+static int finish(int fd, int jfd, const char *jpath, uint64_t len,
+		  uint64_t cur)
+{
+	if (len < cur) {
+		if (ftruncate(fd, (off_t)len) < 0 || fsync(fd) < 0)
+			return -1;
+		journal_crash_point();
+	}
+	close(jfd);
+	if (unlink(jpath) < 0)
+		log_warning("unlink %s: %m", jpath);
+	fsync_dir(jpath);
+	journal_crash_point();
+	return 0;
+}
+
 static int apply_at(const char *jpath, int fd, const struct stat *st,
 		    uint64_t old_len, const struct journal_region *regions,
 		    unsigned n, uint64_t new_len, const char **error_r)
@@ -363,31 +398,16 @@ static int apply_at(const char *jpath, int fd, const struct stat *st,
 	if (set_state(jfd, J_WRITING, true) < 0)
 		goto fail;
 	journal_crash_point();
-	for (unsigned i = 0; i < n; i++) {
-		if (crash_pwrite(fd, regions[i].data, regions[i].len,
-				 regions[i].offset) < 0)
-			goto fail;
-		journal_crash_point();
-	}
-	if (fsync(fd) < 0)
+	if (write_regions(fd, regions, n) < 0)
 		goto fail;
-	journal_crash_point();
 	/* WRITTEN must be on disk before a truncation; otherwise a journal
 	 * found in WRITING with every region's hash right completes the
 	 * same way, so it need not be synced */
 	if (set_state(jfd, J_WRITTEN, new_len < old_len) < 0)
 		goto fail;
 	journal_crash_point();
-	if (new_len < old_len) {
-		if (ftruncate(fd, (off_t)new_len) < 0 || fsync(fd) < 0)
-			goto fail;
-		journal_crash_point();
-	}
-	close(jfd);
-	if (unlink(jpath) < 0)
-		log_warning("unlink %s: %m", jpath);
-	fsync_dir(jpath);
-	journal_crash_point();
+	if (finish(fd, jfd, jpath, new_len, old_len) < 0)
+		goto fail;
 	return 0;
 fail:
 	/* leave the journal: the next open under the lock repairs the file */
@@ -629,25 +649,9 @@ static int redo_apply(const char *jpath, int fd, const struct stat *st,
 			    error_r);
 	if (jfd < 0)
 		return -1;
-	for (unsigned i = 0; i < n; i++) {
-		if (crash_pwrite(fd, regs[i].data, regs[i].len,
-				 regs[i].offset) < 0)
-			goto fail;
-		journal_crash_point();
-	}
-	if (fsync(fd) < 0)
+	if (write_regions(fd, regs, n) < 0 ||
+	    finish(fd, jfd, jpath, final, cur) < 0)
 		goto fail;
-	journal_crash_point();
-	if (final < cur) {
-		if (ftruncate(fd, (off_t)final) < 0 || fsync(fd) < 0)
-			goto fail;
-		journal_crash_point();
-	}
-	close(jfd);
-	if (unlink(jpath) < 0)
-		log_warning("unlink %s: %m", jpath);
-	fsync_dir(jpath);
-	journal_crash_point();
 	return 0;
 fail:
 	log_error("recovering mailbox (journal %s): %m", jpath);
