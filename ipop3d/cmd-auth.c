@@ -99,25 +99,11 @@ static void ev_notice(void *ctx ATTR_UNUSED, struct mailbox *mb ATTR_UNUSED,
 	log_notice("%s", text);
 }
 
-/* after a successful login: become the user, open INBOX exclusively */
-static void login_complete(struct pop3_session *s, struct auth_user *u,
-			   const char *how)
+void pop3_open_maildrop(struct pop3_session *s, const char *how)
 {
 	const char *error;
 	uint64_t octets = 0;
 	uint32_t all;
-
-	if (s->self_only && u->uid != s->self.uid) {
-		/* started as an ordinary user: nobody else can be served */
-		login_failed(s, how, u->name, "not the user the server runs as");
-		auth_user_free(u);
-		return;
-	}
-	auth_become(u);		/* fatal on failure; irrevocable */
-	log_set_user(u->name);
-	s->login_name = xstrdup(u->name);
-	auth_user_free(u);
-	xfree(&s->user);
 
 	s->mb = mail_open("INBOX", MAIL_OPEN_POP3, &error);
 	if (s->mb == NULL) {
@@ -159,6 +145,24 @@ static void login_complete(struct pop3_session *s, struct auth_user *u,
 		s->mb->readonly ? " [read-only: DELE not possible]" : "");
 	log_info("Login %s nmsgs=%u/%u%s", how, s->nmsgs, all,
 		 s->mb->readonly ? " readonly" : "");
+}
+
+/* after a successful login: become the user, open INBOX exclusively */
+static void login_complete(struct pop3_session *s, struct auth_user *u,
+			   const char *how)
+{
+	if (s->self_only && u->uid != s->self.uid) {
+		/* started as an ordinary user: nobody else can be served */
+		login_failed(s, how, u->name, "not the user the server runs as");
+		auth_user_free(u);
+		return;
+	}
+	auth_become(u);		/* fatal on failure; irrevocable */
+	log_set_user(u->name);
+	s->login_name = xstrdup(u->name);
+	auth_user_free(u);
+	xfree(&s->user);
+	pop3_open_maildrop(s, how);
 }
 
 static bool plaintext_ok(struct pop3_session *s)

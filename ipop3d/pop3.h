@@ -67,6 +67,11 @@ struct pop3_session {
 
 /* session.c */
 void pop3_session_run(int in_fd, int out_fd, const char *rhost, bool implicit_tls);
+/* A session that starts in TRANSACTION state for mail_user, who must
+ * already be set (mail_user_set()); there is no AUTHORIZATION state and
+ * no privilege change. For the fuzz harness (ipop3d/fuzz-pop3d.c): the
+ * real server always starts with pop3_session_run(). */
+void pop3_session_run_preauth(int in_fd, int out_fd, const char *rhost);
 void pop3_set_state(struct pop3_session *s, enum pop3_state state);
 void pop3_ok(struct pop3_session *s, const char *fmt, ...) ATTR_PRINTF(2, 3);
 void pop3_err(struct pop3_session *s, const char *fmt, ...) ATTR_PRINTF(2, 3);
@@ -87,6 +92,9 @@ pop3_cmd_fn cmd_capa, cmd_user, cmd_pass, cmd_apop, cmd_auth, cmd_stls,
 
 /* cmd-auth.c */
 void pop3_greeting(struct pop3_session *s);
+/* open INBOX for mail_user and enter TRANSACTION (or LOGOUT when it
+ * cannot be opened); how is for the log ("USER", "APOP", "AUTH") */
+void pop3_open_maildrop(struct pop3_session *s, const char *how);
 
 /* update.c: apply DELE/RETR at QUIT; false when the update failed */
 bool pop3_update(struct pop3_session *s, const char **error_r);

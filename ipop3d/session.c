@@ -258,7 +258,8 @@ void cmd_quit(struct pop3_session *s, char *args ATTR_UNUSED)
 	pop3_set_state(s, POP3_LOGOUT);
 }
 
-void pop3_session_run(int in_fd, int out_fd, const char *rhost, bool implicit_tls)
+static void session_run(int in_fd, int out_fd, const char *rhost,
+			bool implicit_tls, bool preauth)
 {
 	struct pop3_session session, *s = &session;
 	struct buf line;
@@ -280,8 +281,13 @@ void pop3_session_run(int in_fd, int out_fd, const char *rhost, bool implicit_tl
 		}
 		s->tls = true;
 	}
-	s->self_only = auth_self(&s->self);
+	if (!preauth)
+		s->self_only = auth_self(&s->self);
 	pop3_greeting(s);
+	if (preauth) {
+		s->login_name = xstrdup(mail_user->name);
+		pop3_open_maildrop(s, "PREAUTH");
+	}
 	(void)ios_flush(s->ios);
 
 	while (s->state == POP3_AUTHORIZATION || s->state == POP3_TRANSACTION) {
@@ -319,4 +325,14 @@ out:
 	xfree(&s->login_name);
 	if (s->self_only)
 		auth_user_free(&s->self);
+}
+
+void pop3_session_run(int in_fd, int out_fd, const char *rhost, bool implicit_tls)
+{
+	session_run(in_fd, out_fd, rhost, implicit_tls, false);
+}
+
+void pop3_session_run_preauth(int in_fd, int out_fd, const char *rhost)
+{
+	session_run(in_fd, out_fd, rhost, false, true);
 }
