@@ -2,7 +2,7 @@
  * test-mbx.c - the mbx driver: UW fixture compatibility (flags, keywords,
  * UIDs, bytes), byte compatibility of what we write, two read-write
  * sessions seeing each other's changes, crash recovery of appends and
- * FAQ 7.15 corruption reports. Fixtures: $CC_SHARED or ../shared.
+ * FAQ 7.15 corruption reports. UW's files: tests/data/uw (its README.md).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,20 +21,10 @@
 
 extern const struct mail_driver mbx_driver;
 
-static const char *shared_dir(void)
-{
-	const char *s = getenv("CC_SHARED");
-
-	if (s != NULL && *s != '\0')
-		return s;
-	if (access("../shared/fixtures", F_OK) == 0)
-		return "../shared";
-	return "../../../shared";	/* make check runs in tests/data */
-}
-
+/* REL is relative to tests/data/uw; unit tests run from the repository root */
 static char *fixture(const char *rel)
 {
-	return xasprintf("%s/fixtures/uw/%s", shared_dir(), rel);
+	return xasprintf("tests/data/uw/%s", rel);
 }
 
 static void write_file(const char *path, const void *data, size_t len)

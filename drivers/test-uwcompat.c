@@ -1,11 +1,11 @@
 /*
- * test-uwcompat.c - mailboxes written by UW imapd/ipop3d (shared/fixtures/
- * uw) must open here with the messages, flags, keywords, UIDs,
+ * test-uwcompat.c - mailboxes written by UW imapd/ipop3d (tests/data/uw,
+ * whose README.md says how they were made) must open here with the messages, flags, keywords, UIDs,
  * UIDVALIDITY, UIDNEXT, sizes and bytes UW itself reported.
  *
  * The fixtures are read-only: each test copies its file to a temporary
- * directory first. The shared directory is $CC_SHARED or ../shared
- * relative to the repository root (the cwd of unit tests).
+ * directory first. Paths are relative to the repository root (the cwd of
+ * unit tests).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,19 +23,16 @@
 
 extern const struct mail_driver mbox_driver;
 
-static char *shared_path(const char *rel)
+/* REL is relative to tests/data/uw */
+static char *uw_path(const char *rel)
 {
-	const char *env = getenv("CC_SHARED");
-
-	if (env != NULL && *env != '\0')
-		return xasprintf("%s/%s", env, rel);
-	return xasprintf("../shared/%s", rel);
+	return xasprintf("tests/data/uw/%s", rel);
 }
 
 /* copy a fixture into a fresh temporary directory */
 static char *fixture_copy(const char *rel, const char *name)
 {
-	char *src = shared_path(rel);
+	char *src = uw_path(rel);
 	size_t len;
 	char *data = test_read_file(src, &len);
 	char *dir, *dst;
@@ -80,7 +77,7 @@ struct expect {
 static unsigned expect_load(const char *rel, struct expect *ex, unsigned max,
 			    char *status_line, size_t status_max)
 {
-	char *path = shared_path(rel);
+	char *path = uw_path(rel);
 	FILE *f = fopen(path, "r");
 	char line[65536];
 	unsigned n = 0;
@@ -250,7 +247,7 @@ static void check_against_expected(struct mailbox *mb, const char *rel)
 
 static void test_after_uw_readonly(void)
 {
-	char *path = fixture_copy("fixtures/uw/mbox/after-uw.mbox", "fixture");
+	char *path = fixture_copy("mbox/after-uw.mbox", "fixture");
 	const char *err = NULL;
 	struct mailbox *mb;
 
@@ -266,7 +263,7 @@ static void test_after_uw_readonly(void)
 			CHECK_STR(mb->keywords[0], "$Label1");
 			CHECK_STR(mb->keywords[3], "project-x");
 		}
-		check_against_expected(mb, "fixtures/uw/mbox/expected-fetch.txt");
+		check_against_expected(mb, "mbox/expected-fetch.txt");
 		mbox_driver.close(&mb);
 	}
 	free(path);
@@ -276,8 +273,8 @@ static void test_after_uw_readonly(void)
  * re-SELECT did not */
 static void test_after_uw_readwrite_untouched(void)
 {
-	char *path = fixture_copy("fixtures/uw/mbox/after-uw.mbox", "fixture");
-	char *src = shared_path("fixtures/uw/mbox/after-uw.mbox");
+	char *path = fixture_copy("mbox/after-uw.mbox", "fixture");
+	char *src = uw_path("mbox/after-uw.mbox");
 	const char *err = NULL;
 	struct mailbox *mb;
 	size_t l1, l2;
@@ -292,7 +289,7 @@ static void test_after_uw_readwrite_untouched(void)
 	CHECK(mb != NULL);
 	if (mb != NULL) {
 		CHECK(!mb->readonly);
-		check_against_expected(mb, "fixtures/uw/mbox/expected-fetch.txt");
+		check_against_expected(mb, "mbox/expected-fetch.txt");
 		CHECK(mbox_driver.sync(mb, &err) == 0);
 		mbox_driver.close(&mb);
 	}
@@ -307,7 +304,7 @@ static void test_after_uw_readwrite_untouched(void)
 
 static void test_spool_after_uw(void)
 {
-	char *path = fixture_copy("fixtures/uw/spool/after-uw.spool", "uwtest");
+	char *path = fixture_copy("spool/after-uw.spool", "uwtest");
 	const char *err = NULL;
 	struct mailbox *mb;
 	/* LIST sizes of ipop3d are RFC822.SIZE + 12 (its Status line) */
@@ -361,9 +358,9 @@ static void test_pseudo_files(void)
 		const char *rel;
 		uint32_t count, uidnext;
 	} cases[] = {
-		{ "fixtures/uw/mbox/empty-created.mbox", 0, 1 },
-		{ "fixtures/uw/mbox/pseudo-after-append.mbox", 3, 4 },
-		{ "fixtures/uw/mbox/pseudo-after-uw.mbox", 2, 4 },
+		{ "mbox/empty-created.mbox", 0, 1 },
+		{ "mbox/pseudo-after-append.mbox", 3, 4 },
+		{ "mbox/pseudo-after-uw.mbox", 2, 4 },
 	};
 
 	for (size_t c = 0; c < N_ELEMENTS(cases); c++) {
@@ -414,7 +411,7 @@ static void test_pseudo_files(void)
 
 static void test_input_mbox(void)
 {
-	char *path = fixture_copy("fixtures/uw/mbox/input.mbox", "input");
+	char *path = fixture_copy("mbox/input.mbox", "input");
 	const char *err = NULL;
 	struct mailbox *mb;
 	uint64_t sizes[31];

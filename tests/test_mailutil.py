@@ -5,8 +5,8 @@ recover (every intact message back, every other byte in a side file).
 
 mailutil runs as the invoking user with HOME=<tempdir> and
 CCLIENT_CONFIG=<tempdir>/c-client.cf (spool-directory inside the temp
-dir). Binaries come from $CC_BIN (default build/bin); UW fixtures from
-$CC_SHARED (default ../shared).
+dir). Binaries come from $CC_BIN (default build/bin); UW's files from
+tests/data/uw.
 """
 
 import os
@@ -19,7 +19,7 @@ import unittest
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 BIN = os.path.abspath(os.environ.get('CC_BIN', os.path.join(REPO, 'build', 'bin')))
-SHARED = os.path.abspath(os.environ.get('CC_SHARED', os.path.join(REPO, '..', 'shared')))
+UW_DATA = os.path.join(REPO, 'tests', 'data', 'uw')
 MAILUTIL = os.path.join(BIN, 'mailutil')
 TIMEOUT = float(os.environ.get('CC_TIMEOUT', '60'))
 
@@ -222,7 +222,7 @@ class TestSubcommands(MailutilCase):
             self.assertFalse(os.path.exists(self.h('dir', name + '-renamed')))
         # an mbx CREATE is UW's file apart from UIDVALIDITY
         self.run_mu('create', '#driver.mbx/empty')
-        uw = slurp(os.path.join(SHARED, 'fixtures/uw/mbx/empty-created.mbx'))
+        uw = slurp(os.path.join(UW_DATA, 'mbx/empty-created.mbx'))
         ours = slurp(self.h('empty'))
         self.assertEqual(len(ours), 2048)
         self.assertEqual(ours[:7], uw[:7])
@@ -285,7 +285,7 @@ class TestSubcommands(MailutilCase):
 
     def test_uw_mbx_fixture_copies(self):
         """UW's own mbx file through every format and back."""
-        src = os.path.join(SHARED, 'fixtures/uw/mbx/after-uw.mbx')
+        src = os.path.join(UW_DATA, 'mbx/after-uw.mbx')
         shutil.copy(src, self.h('fx'))
         uv, last, want = mbx_read(self.h('fx'))
         self.assertEqual(len(want), 31)
@@ -546,9 +546,9 @@ class TestRepair(MailutilCase):
                 self.run_mu('repair', name)
 
     def test_clean_files(self):
-        shutil.copy(os.path.join(SHARED, 'fixtures/uw/mbx/after-uw.mbx'), self.h('fx'))
+        shutil.copy(os.path.join(UW_DATA, 'mbx/after-uw.mbx'), self.h('fx'))
         self.assertIn('no problems found', self.run_mu('repair', 'fx'))
-        shutil.copy(os.path.join(SHARED, 'fixtures/uw/mbox/after-uw.mbox'), self.h('fb'))
+        shutil.copy(os.path.join(UW_DATA, 'mbox/after-uw.mbox'), self.h('fb'))
         self.assertIn('no problems found', self.run_mu('repair', 'fb'))
 
 

@@ -2,7 +2,7 @@
 and state, pipelining, UIDL stability and UW compatibility, deletions
 only at QUIT, exclusive access, and Python's poplib over the listener.
 
-Run: python3 -m unittest tests/test_pop3.py   (CC_BIN, CC_SHARED as in
+Run: python3 -m unittest tests/test_pop3.py   (CC_BIN, CC_TIMEOUT as in
 tests/lib/cctest.py)."""
 
 import base64
@@ -20,13 +20,13 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
-from cctest import (MailEnv, SHARED, binary, have_binary,  # noqa: E402
+from cctest import (MailEnv, UW_DATA, binary, have_binary,  # noqa: E402
                     mbox_of, sample_message, PopSession)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, 'data', 'pop3')
-UW_POP = os.path.join(SHARED, 'fixtures', 'uw', 'pop3')
-UW_SPOOL = os.path.join(SHARED, 'fixtures', 'uw', 'spool', 'after-uw.spool')
+UW_POP = os.path.join(UW_DATA, 'pop3')
+UW_SPOOL = os.path.join(UW_DATA, 'spool', 'after-uw.spool')
 
 needs_pop = unittest.skipUnless(have_binary('ipop3d'), 'ipop3d not built')
 
@@ -557,8 +557,6 @@ class TestTransaction(PopTest):
 @needs_pop
 class TestUWCompat(PopTest):
     def test_uidl_matches_uw(self):
-        if not os.path.exists(UW_SPOOL):
-            self.skipTest('no UW fixtures at %s' % SHARED)
         shutil.copyfile(UW_SPOOL, self.env.inbox)
         uw = uw_transcript('transcript-after-imap.txt')
         uw_uidl = [tuple(l.split()) for l in uw['UIDL'][1:-1]]
@@ -578,8 +576,6 @@ class TestUWCompat(PopTest):
         self.quit(s)
 
     def test_uidl_stays_after_our_write(self):
-        if not os.path.exists(UW_SPOOL):
-            self.skipTest('no UW fixtures at %s' % SHARED)
         shutil.copyfile(UW_SPOOL, self.env.inbox)
         uw = uw_transcript('transcript-after-imap.txt')
         uw_uidl = [l.split()[1] for l in uw['UIDL'][1:-1]]

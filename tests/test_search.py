@@ -6,7 +6,7 @@ Messages come from tests/data/search/*.eml, appended with APPEND (so the
 test does not depend on one mailbox format; the mailbox is created in
 the format given by CC_SEARCH_DRIVER, default mbx).
 
-Run: python3 -m unittest tests/test_search.py   (CC_BIN, CC_SHARED as in
+Run: python3 -m unittest tests/test_search.py   (CC_BIN, CC_TIMEOUT as in
 tests/lib/cctest.py)."""
 
 import glob

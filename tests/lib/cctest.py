@@ -23,7 +23,6 @@ Usage:
 
 Environment:
     CC_BIN     directory of the built binaries (default <repo>/build/bin)
-    CC_SHARED  the shared/ directory with fixtures (default <repo>/../shared)
     CC_TIMEOUT seconds any single read may wait (default 20)
 """
 
@@ -39,7 +38,8 @@ import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 BIN = os.path.abspath(os.environ.get('CC_BIN', os.path.join(REPO, 'build', 'bin')))
-SHARED = os.path.abspath(os.environ.get('CC_SHARED', os.path.join(REPO, '..', 'shared')))
+# mailboxes and transcripts written by UW imapd/ipop3d (their README.md)
+UW_DATA = os.path.join(REPO, 'tests', 'data', 'uw')
 TIMEOUT = float(os.environ.get('CC_TIMEOUT', '20'))
 
 LIBDIR = '/usr/lib/x86_64-linux-gnu'
