@@ -4,7 +4,8 @@
 #   make CC=clang        the same with clang (warning-free with both)
 #   make SANITIZE=1      ASan + UBSan build in build-san/
 #   make check           build and run every unit test (test-*.c)
-#   make install         PREFIX=/usr/local DESTDIR=
+#   make install         PREFIX=/usr/local DESTDIR= (see the install rule)
+#   make uninstall       the same variables: removes what install installed
 #
 # Sources are found by directory: c-client/*.c and drivers/*.c form the
 # library; imapd/*.c and ipop3d/*.c are one program each; every
@@ -64,7 +65,7 @@ all: $(LIB) $(PROGS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(LIB): $(call obj,$(LIB_SRC))
 	@mkdir -p $(dir $@)
@@ -131,25 +132,83 @@ check: all tests
 		$$t || { echo "FAIL $$t"; status=1; }; \
 	done; exit $$status
 
+# make install [PREFIX=/usr/local] [DESTDIR=] [SYSCONFDIR=/etc]
+#   [SYSTEMDUNITDIR=$(PREFIX)/lib/systemd/system]: the programs, man pages,
+# PAM services, xinetd files and systemd socket units (the last two
+# disabled: an administrator enables them). Files under SYSCONFDIR that
+# already exist are kept; make uninstall removes exactly what install
+# installed (a kept or edited /etc file stays). debian/rules calls this.
+SYSCONFDIR ?= /etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR = $(PREFIX)/share/man
+INST_SBIN := $(if $(IMAPD_SRC),imapd) $(if $(POP_SRC),ipop3d) \
+	$(if $(filter tools/mlock.c,$(TOOL_SRC)),mlock)
+INST_BIN := $(filter-out mlock,$(patsubst tools/%.c,%,$(TOOL_SRC)))
+INST_MAN := $(wildcard docs/man/*.[18])
+# docs/inetd/SOURCE:INSTALLED-NAME
+INST_UNITS := imapd.socket:imapd.socket imapd@.service:imapd@.service \
+	imaps.socket:imaps.socket imaps@.service:imaps@.service \
+	ipop3d.pop3.socket:pop3.socket ipop3d.pop3@.service:pop3@.service \
+	ipop3d.pop3s.socket:pop3s.socket ipop3d.pop3s@.service:pop3s@.service
+INST_XINETD := imapd.xinetd:imapd ipop3d.xinetd:ipop3d
+INST_PAM := imap pop
+# the example files name /usr/local/sbin; installed, they name PREFIX, and
+# the xinetd services start disabled
+inst_edit = sed -e 's|/usr/local/sbin/|$(PREFIX)/sbin/|g' \
+	-e 's|^\# /etc/systemd/system/|\# $(SYSTEMDUNITDIR)/|' \
+	-e 's|^\(\s*disable\s*=\s*\)no|\1yes|'
+# etc_install SRC-COMMAND DEST: write DEST unless it exists
+etc_install = if [ -e $(2) ]; then echo "keeping $(2)"; else \
+	$(1) >$(2).tmp && chmod 644 $(2).tmp && mv $(2).tmp $(2); fi
+# etc_uninstall SRC-COMMAND DEST: remove DEST if install wrote it unchanged
+etc_uninstall = if [ -e $(2) ]; then if $(1) | cmp -s - $(2); then rm -f $(2); \
+	else echo "keeping $(2) (changed)"; fi; fi
+
+# mlock-program's default is $(PREFIX)/sbin/mlock: config.o is rebuilt
+# when PREFIX changes
+CFLAGS += -DCC_MLOCK_PROGRAM='"$(PREFIX)/sbin/mlock"'
+$(B)/prefix: FORCE
+	@mkdir -p $(B)
+	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' >$@
+$(B)/obj/c-client/config.o: $(B)/prefix
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
-		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man1
-	$(if $(wildcard $(B)/bin/imapd),install -m 755 $(B)/bin/imapd $(DESTDIR)$(PREFIX)/sbin/imapd)
-	$(if $(wildcard $(B)/bin/ipop3d),install -m 755 $(B)/bin/ipop3d $(DESTDIR)$(PREFIX)/sbin/ipop3d)
-	for t in $(filter-out $(B)/bin/mlock,$(TOOLS)); do \
-		install -m 755 $$t $(DESTDIR)$(PREFIX)/bin/; done
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(SYSCONFDIR)/pam.d $(DESTDIR)$(SYSCONFDIR)/xinetd.d \
+		$(DESTDIR)$(SYSTEMDUNITDIR)
+	for p in $(filter-out mlock,$(INST_SBIN)); do \
+		install -m 755 $(B)/bin/$$p $(DESTDIR)$(PREFIX)/sbin/$$p; done
+	for p in $(INST_BIN); do \
+		install -m 755 $(B)/bin/$$p $(DESTDIR)$(PREFIX)/bin/$$p; done
 	# mlock must be setgid mail to create .lock files in the spool (FAQ 7.10)
-	$(if $(wildcard $(B)/bin/mlock),install -m 2755 -g mail $(B)/bin/mlock \
-		$(DESTDIR)$(PREFIX)/sbin/mlock || { install -m 755 $(B)/bin/mlock \
+	$(if $(filter mlock,$(INST_SBIN)),install -m 2755 -g mail $(B)/bin/mlock \
+		$(DESTDIR)$(PREFIX)/sbin/mlock 2>/dev/null || { install -m 755 $(B)/bin/mlock \
 		$(DESTDIR)$(PREFIX)/sbin/mlock; echo "warning: mlock not installed setgid mail" >&2; })
-	for m in docs/man/*.8; do [ -f "$$m" ] && install -m 644 $$m \
-		$(DESTDIR)$(PREFIX)/share/man/man8/ || true; done
-	for m in docs/man/*.1; do [ -f "$$m" ] && install -m 644 $$m \
-		$(DESTDIR)$(PREFIX)/share/man/man1/ || true; done
+	for m in $(INST_MAN); do s=$${m##*.}; \
+		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	for u in $(INST_UNITS); do \
+		$(inst_edit) docs/inetd/$${u%%:*} >$(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*:} && \
+		chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*:}; done
+	for x in $(INST_XINETD); do d=$(DESTDIR)$(SYSCONFDIR)/xinetd.d/$${x##*:}; \
+		$(call etc_install,$(inst_edit) docs/inetd/$${x%%:*},$$d); done
+	for p in $(INST_PAM); do d=$(DESTDIR)$(SYSCONFDIR)/pam.d/$$p; \
+		$(call etc_install,cat docs/pam.d/$$p,$$d); done
+
+uninstall:
+	for p in $(INST_SBIN); do rm -f $(DESTDIR)$(PREFIX)/sbin/$$p; done
+	for p in $(INST_BIN); do rm -f $(DESTDIR)$(PREFIX)/bin/$$p; done
+	for m in $(INST_MAN); do s=$${m##*.}; \
+		rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	for u in $(INST_UNITS); do rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*:}; done
+	for x in $(INST_XINETD); do d=$(DESTDIR)$(SYSCONFDIR)/xinetd.d/$${x##*:}; \
+		$(call etc_uninstall,$(inst_edit) docs/inetd/$${x%%:*},$$d); done
+	for p in $(INST_PAM); do d=$(DESTDIR)$(SYSCONFDIR)/pam.d/$$p; \
+		$(call etc_uninstall,cat docs/pam.d/$$p,$$d); done
 
 clean:
 	rm -rf build build-san build-clang build-san-clang build-fuzz-clang
 
-.PHONY: all tests check install clean fuzz fuzzers
+.PHONY: all tests check install uninstall clean fuzz fuzzers FORCE
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

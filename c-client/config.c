@@ -12,6 +12,11 @@
 #include "buf.h"
 #include "config.h"
 
+/* the Makefile passes $(PREFIX)/sbin/mlock (make install puts it there) */
+#ifndef CC_MLOCK_PROGRAM
+#define CC_MLOCK_PROGRAM "/usr/local/sbin/mlock"
+#endif
+
 enum ctype { C_STR, C_BOOL, C_INT };
 
 struct config_key {
@@ -57,8 +62,8 @@ static const struct config_key keys[] = {
 	  "where the /tmp/.<dev>.<ino> session lock files live (FAQ 5.5, 7.17)" },
 	{ "mbox-single-writer", C_BOOL, "no",
 	  "UW behaviour: one read-write session per mailbox; a newer one sends the kiss of death (FAQ 7.19)" },
-	{ "mlock-program", C_STR, "/usr/local/sbin/mlock",
-	  "setgid-mail helper that creates spool .lock files (FAQ 7.10)" },
+	{ "mlock-program", C_STR, CC_MLOCK_PROGRAM,
+	  "setgid-mail helper that creates spool .lock files (FAQ 7.10); default PREFIX/sbin/mlock as built (/usr/sbin/mlock in the Debian package)" },
 
 	/* authentication */
 	{ "auth-backends", C_STR, "pam",

@@ -101,7 +101,7 @@ static void test_lock_excludes_other_process(void)
 				fprintf(stderr, "  child: %s\n", err);
 				_exit(1);
 			}
-			(void)write(pipefd[1], "x", 1);
+			(void)!write(pipefd[1], "x", 1);
 			(void)c;
 			for (int i = 0; i < 600; i++)
 				sleep(1);	/* until killed */
@@ -192,7 +192,7 @@ static void session_holder(const struct stat *st, int ready_fd,
 
 	if (session_lock_take(st, SESSION_LOCK_POP3, &sl, &err) < 0)
 		_exit(1);
-	(void)write(ready_fd, "x", 1);
+	(void)!write(ready_fd, "x", 1);
 	for (int i = 0; i < 500; i++) {
 		if (lock_kiss_received && give_way) {
 			session_lock_release(&sl);

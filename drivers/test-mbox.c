@@ -995,7 +995,7 @@ static void test_single_writer_kiss(void)
 				_exit(3);
 			mb->ev.lost = ev_lost;
 			mail_store(mb, 1, MAIL_STORE_ADD, MAIL_FLAGGED, 0);
-			(void)write(p[1], "x", 1);
+			(void)!write(p[1], "x", 1);
 			for (int i = 0; i < 500; i++) {
 				struct timespec ts = { 0, 10000000L };
 				nanosleep(&ts, NULL);

@@ -10,13 +10,16 @@ table = src[src.index('static const struct config_key keys[]'):]
 table = table[:table.index('};')]
 rows = []
 section = None
-for m in re.finditer(r'/\* ([^*]+) \*/|\{\s*"([^"]+)",\s*C_(\w+),\s*"([^"]*)",\s*((?:"(?:[^"\\]|\\.)*"\s*)+)\}', table):
+# a default may be a macro of config.c: #define NAME "value" (its fallback)
+macros = dict(re.findall(r'#define (\w+) "([^"]*)"', src))
+for m in re.finditer(r'/\* ([^*]+) \*/|\{\s*"([^"]+)",\s*C_(\w+),\s*(?:"([^"]*)"|(\w+)),\s*((?:"(?:[^"\\]|\\.)*"\s*)+)\}', table):
     if m.group(1):
         section = m.group(1).strip()
         rows.append(('section', section))
         continue
-    help_text = ''.join(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(5)))
-    rows.append(('key', m.group(2), m.group(3).lower(), m.group(4), help_text))
+    help_text = ''.join(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(6)))
+    default = m.group(4) if m.group(5) is None else macros[m.group(5)]
+    rows.append(('key', m.group(2), m.group(3).lower(), default, help_text))
 
 out = ['# Configuration', '',
        'Every program (imapd, ipop3d, mailutil, tmail, dmail) works with no',
