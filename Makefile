@@ -137,8 +137,10 @@ check: all tests
 # PAM services, xinetd files and systemd socket units (the last two
 # disabled: an administrator enables them). Files under SYSCONFDIR that
 # already exist are kept; make uninstall removes exactly what install
-# installed (a kept or edited /etc file stays). debian/rules calls this.
+# installed (a kept or edited /etc file stays; directories stay).
+# debian/rules calls both.
 SYSCONFDIR ?= /etc
+INSTALL_SETGID ?= yes
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 MANDIR = $(PREFIX)/share/man
 INST_SBIN := $(if $(IMAPD_SRC),imapd) $(if $(POP_SRC),ipop3d) \
@@ -181,10 +183,13 @@ install: all
 		install -m 755 $(B)/bin/$$p $(DESTDIR)$(PREFIX)/sbin/$$p; done
 	for p in $(INST_BIN); do \
 		install -m 755 $(B)/bin/$$p $(DESTDIR)$(PREFIX)/bin/$$p; done
-	# mlock must be setgid mail to create .lock files in the spool (FAQ 7.10)
-	$(if $(filter mlock,$(INST_SBIN)),install -m 2755 -g mail $(B)/bin/mlock \
-		$(DESTDIR)$(PREFIX)/sbin/mlock 2>/dev/null || { install -m 755 $(B)/bin/mlock \
-		$(DESTDIR)$(PREFIX)/sbin/mlock; echo "warning: mlock not installed setgid mail" >&2; })
+	# mlock must be setgid mail to create .lock files in the spool (FAQ 7.10);
+	# INSTALL_SETGID=no leaves that to the Debian package's postinst
+	if [ "$(INSTALL_SETGID)" != no ] && install -m 2755 -g mail $(B)/bin/mlock \
+		$(DESTDIR)$(PREFIX)/sbin/mlock 2>/dev/null; then :; else \
+		install -m 755 $(B)/bin/mlock $(DESTDIR)$(PREFIX)/sbin/mlock && \
+		{ [ "$(INSTALL_SETGID)" = no ] || \
+		echo "warning: mlock not installed setgid mail" >&2; }; fi
 	for m in $(INST_MAN); do s=$${m##*.}; \
 		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	for u in $(INST_UNITS); do \

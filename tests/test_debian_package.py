@@ -305,7 +305,8 @@ class DebianPackage(unittest.TestCase):
 
     def test_2_same_files_as_make_install(self):
         """make install (PREFIX=/usr, units in /lib/systemd/system) installs
-        exactly the package's files; make uninstall removes them all."""
+        exactly the package's files; make uninstall removes them all but
+        an /etc file that was changed."""
         src = os.path.join(self.tmp, 'src')
         stage = os.path.join(self.tmp, 'stage')
         make = ['make', '-s', 'PREFIX=/usr', 'SYSTEMDUNITDIR=/lib/systemd/system',
@@ -333,9 +334,13 @@ class DebianPackage(unittest.TestCase):
                 self.assertEqual(gzip.open(p + '.gz').read(), data, p)
             else:
                 self.assertEqual(open(p, 'rb').read(), data, p)
+        # an /etc file the administrator changed survives uninstall
+        edited = os.path.join(stage, 'etc/pam.d/pop')
+        with open(edited, 'a') as f:
+            f.write('# local change\n')
         run(make + ['uninstall'], cwd=src, timeout=60)
         left = [os.path.join(d, f) for d, _, files in os.walk(stage) for f in files]
-        self.assertEqual(left, [])
+        self.assertEqual(left, [edited])
 
     def test_3_lintian_no_errors(self):
         changes = glob.glob(os.path.join(self.tmp, '*.changes'))
