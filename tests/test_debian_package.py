@@ -102,15 +102,28 @@ def remove_user():
 
 
 def copy_tree(dst):
-    """The source tree without build output, VCS data or test logs."""
+    """The source tree as it is (uncommitted changes included) without
+    build output, demo runs or test logs: the files git tracks or would
+    track, or, outside a git checkout, everything but those."""
+    if os.path.exists(os.path.join(REPO, '.git')) and shutil.which('git'):
+        rc, out = run(['git', '-C', REPO, 'ls-files', '-z', '--cached', '--others',
+                       '--exclude-standard'])
+        for rel in sorted(set(out.split('\0')) - {''}):
+            src = os.path.join(REPO, rel)
+            if not os.path.lexists(src):
+                continue            # deleted in the work tree
+            os.makedirs(os.path.dirname(os.path.join(dst, rel)), exist_ok=True)
+            shutil.copy2(src, os.path.join(dst, rel), follow_symlinks=False)
+        return
+
     def ignore(d, names):
-        top = os.path.abspath(d) == REPO
+        d = os.path.abspath(d)
         out = [n for n in names if n in ('.git', '__pycache__')]
-        if top:
-            out += [n for n in names if n.startswith('build')]
-        if os.path.abspath(d) == os.path.join(REPO, 'tests'):
+        if d == REPO:
+            out += [n for n in names if n.startswith('build') or n == 'demo-run']
+        if d == os.path.join(REPO, 'tests'):
             out += [n for n in names if n == 'tmp']
-        if os.path.abspath(d) == os.path.join(REPO, 'debian'):
+        if d == os.path.join(REPO, 'debian'):
             out += [n for n in names if n in ('tmp', '.debhelper', 'files') or
                     n in PACKAGES or n.endswith(('.substvars', '.debhelper.log'))]
         return out
