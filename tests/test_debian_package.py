@@ -46,6 +46,7 @@ UNITS = ['imapd.socket', 'imaps.socket', 'pop3.socket', 'pop3s.socket']
 BUILD_TIMEOUT = int(os.environ.get('CC_DEB_BUILD_TIMEOUT', '200'))
 DPKG_LOCK_WAIT = 120      # seconds to wait for another dpkg/apt to finish
 NET_TIMEOUT = 20
+DPKG_LOCKED = re.compile(r'locked by another process|frontend lock')
 SUBJECT = 'cclient package test'
 MESSAGE = (b'From: Sender <sender@example.org>\n'
            b'To: %s@localhost\n'
@@ -55,8 +56,7 @@ MESSAGE = (b'From: Sender <sender@example.org>\n'
            b'\n'
            b'The first line of the body.\n'
            b'The last line.\n') % USER.encode()
-# files make install puts there that the package leaves out, and the
-# package's additions (docs, changelog, copyright)
+# what the package has beyond make install: docs, changelog, copyright
 PKG_ONLY = re.compile(r'^/usr/share/doc/')
 
 
@@ -74,7 +74,7 @@ def dpkg(args, timeout=120):
     deadline = time.monotonic() + DPKG_LOCK_WAIT
     while True:
         rc, out = run(['dpkg'] + args, timeout=timeout, check=False)
-        if rc != 0 and 'lock' in out and time.monotonic() < deadline:
+        if rc != 0 and DPKG_LOCKED.search(out) and time.monotonic() < deadline:
             time.sleep(2)
             continue
         if rc != 0:
@@ -186,9 +186,11 @@ class DebianPackage(unittest.TestCase):
         if (stat.S_IMODE(st.st_mode) != 0o2775 or st.st_uid != 0 or
                 st.st_gid != MAIL_GID):
             raise AssertionError('%s is not 2775 root:mail as on Debian' % SPOOL)
-        # a package or user left by an earlier run goes first
+        # a package or user left by an earlier run goes first; whatever
+        # this run adds goes again even if a step below fails
         purge_packages()
         remove_user()
+        cls.addClassCleanup(cls.cleanup)
         cls.tmp = tempfile.mkdtemp(prefix='cc-debpkg-')
         os.chmod(cls.tmp, 0o755)
         src = os.path.join(cls.tmp, 'src')
@@ -231,7 +233,7 @@ class DebianPackage(unittest.TestCase):
         os.chmod(cls.inbox, 0o660)
 
     @classmethod
-    def tearDownClass(cls):
+    def cleanup(cls):
         cls.stop_xinetd()
         try:
             purge_packages()
@@ -250,13 +252,18 @@ class DebianPackage(unittest.TestCase):
         with open(conf, 'w') as f:
             f.write(private_xinetd_conf(cls.ports, cls.xinetd_log))
         pidfile = os.path.join(cls.tmp, 'xinetd.pid')
-        cls.xinetd = subprocess.Popen(['xinetd', '-f', conf, '-pidfile', pidfile, '-dontfork'],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with open(os.path.join(cls.tmp, 'xinetd.stderr'), 'wb') as err:
+            cls.xinetd = subprocess.Popen(['xinetd', '-f', conf, '-pidfile', pidfile,
+                                           '-dontfork'], stdout=err, stderr=err)
         deadline = time.monotonic() + 15
         for port in cls.ports.values():
             if not wait_port(port, deadline):
                 cls.stop_xinetd()
-                raise AssertionError('xinetd did not listen on 127.0.0.1:%d' % port)
+                logs = ''
+                for f in ('xinetd.stderr', 'xinetd.log'):
+                    if os.path.exists(os.path.join(cls.tmp, f)):
+                        logs += open(os.path.join(cls.tmp, f), errors='replace').read()[-2000:]
+                raise AssertionError('xinetd did not listen on 127.0.0.1:%d\n%s' % (port, logs))
 
     @classmethod
     def stop_xinetd(cls):
@@ -268,7 +275,6 @@ class DebianPackage(unittest.TestCase):
         except subprocess.TimeoutExpired:
             cls.xinetd.kill()
             cls.xinetd.wait(timeout=10)
-        cls.xinetd.stderr.close()
         cls.xinetd = None
 
     def spool(self):
