@@ -158,12 +158,15 @@ static int uidvalidity_open(void)
 	    (size_t)snprintf(path, sizeof path, "%s/%s", mail_user->home,
 			     UIDVALIDITY_FILE) >= sizeof path)
 		return -1;
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
-		  0600);
+	/* root working for a user (a tool) uses the user's file but does
+	 * not leave a root-owned one in the user's home */
+	fd = open(path, O_RDWR | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC |
+		  (geteuid() == 0 && mail_user->uid != 0 ? 0 : O_CREAT), 0600);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
-	    (st.st_uid != geteuid() && st.st_uid != 0)) {
+	    (st.st_uid != geteuid() && st.st_uid != 0 &&
+	     st.st_uid != mail_user->uid)) {
 		log_warning("%s: not a plain file of this user; ignored", path);
 		close(fd);
 		return -1;
