@@ -92,8 +92,8 @@ class SessionsBase:
         self.assertEqual(self.flags_of(b, 1), {b'\\Seen'})
         self.store(a, 'STORE 1 +FLAGS (\\Answered)')
         untagged = self.store(b, 'STORE 1 -FLAGS (\\Seen)')
-        untagged += self.store(b, 'NOOP')
-        # b's write applied its change to a's: it tells its client
+        # b's write applied its change to a's: it tells its client,
+        # before the tagged OK
         self.assertEqual(fetch_flags(untagged, 1), {b'\\Answered'}, untagged)
         self.store(a, 'CHECK')
         self.store(b, 'CHECK')
