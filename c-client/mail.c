@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -130,13 +131,91 @@ uint32_t mail_uid_to_seq(const struct mailbox *mb, uint32_t uid)
 	return lo < mb->count && mb->msgs[lo].uid == uid ? lo + 1 : 0;
 }
 
+/*
+ * UIDVALIDITY must change whenever a name is created again, even within
+ * one second (RFC 3501 2.3.1.1: a client caching UIDs would otherwise
+ * show the old mailbox's messages). The time alone cannot promise that,
+ * so the last value handed out to the user is kept in the home directory
+ * (Dovecot keeps dovecot-uidvalidity the same way) and the next is
+ * max(now, last + 1), for every format and every session of the user.
+ * The file is opened without following symlinks and used only when it is
+ * a plain file with one link owned by the user (or root); otherwise, or
+ * without a home, values are unique within this process only.
+ */
+#define UIDVALIDITY_FILE ".c-client-uidvalidity"
+#define UIDVALIDITY_LOCK_TRIES 200	/* 10 ms apart: 2 s */
+
+static uint32_t uidvalidity_last;	/* the last one this process gave */
+
+static int uidvalidity_open(void)
+{
+	char path[4096];
+	struct stat st;
+	int fd, tries;
+
+	if (mail_user == NULL || mail_user->home == NULL ||
+	    mail_user->home[0] != '/' ||
+	    (size_t)snprintf(path, sizeof path, "%s/%s", mail_user->home,
+			     UIDVALIDITY_FILE) >= sizeof path)
+		return -1;
+	/* root working for a user (a tool) uses the user's file but does
+	 * not leave a root-owned one in the user's home */
+	fd = open(path, O_RDWR | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC |
+		  (geteuid() == 0 && mail_user->uid != 0 ? 0 : O_CREAT), 0600);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    (st.st_uid != geteuid() && st.st_uid != 0 &&
+	     st.st_uid != mail_user->uid)) {
+		log_warning("%s: not a plain file of this user; ignored", path);
+		close(fd);
+		return -1;
+	}
+	for (tries = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; tries++) {
+		if (errno != EWOULDBLOCK || tries == UIDVALIDITY_LOCK_TRIES) {
+			close(fd);
+			return -1;
+		}
+		usleep(10000);
+	}
+	return fd;
+}
+
 uint32_t mail_new_uidvalidity(uint32_t previous)
 {
 	uint32_t t = (uint32_t)time(NULL);
+	char b[16];
+	int fd, len;
+	ssize_t n;
 
 	if (t <= previous)
 		t = previous + 1;
-	return t == 0 ? 1 : t;
+	if (t <= uidvalidity_last)
+		t = uidvalidity_last + 1;
+	if ((fd = uidvalidity_open()) >= 0) {
+		uint64_t last = 0;
+
+		n = pread(fd, b, sizeof b - 1, 0);
+		for (ssize_t i = 0; i < n && b[i] >= '0' && b[i] <= '9'; i++)
+			if ((last = last * 10 + (uint64_t)(b[i] - '0')) >
+			    UINT32_MAX)
+				break;
+		if (last <= UINT32_MAX && t <= last)
+			t = (uint32_t)last + 1;
+		if (t == 0)
+			t = 1;
+		len = snprintf(b, sizeof b, "%u\n", t);
+		if (pwrite(fd, b, (size_t)len, 0) != len ||
+		    ftruncate(fd, len) < 0)
+			log_warning("%s: cannot record UIDVALIDITY %u: %s",
+				    UIDVALIDITY_FILE, t, strerror(errno));
+		(void)flock(fd, LOCK_UN);
+		close(fd);
+	}
+	if (t == 0)
+		t = 1;
+	uidvalidity_last = t;
+	return t;
 }
 
 /* ---- flags and keywords ---- */
@@ -618,10 +697,18 @@ int mail_store(struct mailbox *mb, uint32_t seq, enum mail_store_op op,
 	flags &= MAIL_SYSFLAGS;
 	if (mb->nkeywords < 64)
 		keywords &= (1ULL << mb->nkeywords) - 1;
+	/* a fresh change: the delta of an earlier, written one is done */
+	if ((m->state & MSTATE_DIRTY) == 0) {
+		m->chg_flags = 0;
+		m->chg_keywords = 0;
+	}
 	switch (op) {
 	case MAIL_STORE_SET:
 		nf = (m->flags & ~MAIL_SYSFLAGS) | flags;
 		nk = keywords;
+		/* FLAGS replaces: every flag is this session's choice */
+		m->chg_flags = MAIL_SYSFLAGS;
+		m->chg_keywords = ~(uint64_t)0;
 		break;
 	case MAIL_STORE_ADD:
 		nf = m->flags | flags;
@@ -634,12 +721,42 @@ int mail_store(struct mailbox *mb, uint32_t seq, enum mail_store_op op,
 	default:
 		return -1;
 	}
+	if (op != MAIL_STORE_SET) {
+		m->chg_flags |= flags;
+		m->chg_keywords |= keywords;
+	}
 	if (nf != m->flags || nk != m->keywords) {
 		m->flags = nf;
 		m->keywords = nk;
 		m->state |= MSTATE_DIRTY;
 	}
 	return 0;
+}
+
+bool mail_merge_file_flags(struct mail_message *m, uint32_t flags,
+			   uint64_t keywords)
+{
+	uint32_t cf = 0;
+	uint64_t ck = 0;
+
+	flags &= MAIL_SYSFLAGS;
+	if ((m->state & MSTATE_DIRTY) != 0) {
+		cf = m->chg_flags & MAIL_SYSFLAGS;
+		ck = m->chg_keywords;
+		/* made dirty without mail_store(): the whole set is ours,
+		 * as it always was */
+		if (cf == 0 && ck == 0) {
+			cf = MAIL_SYSFLAGS;
+			ck = ~(uint64_t)0;
+		}
+	}
+	flags = (flags & ~cf) | (m->flags & cf);
+	keywords = (keywords & ~ck) | (m->keywords & ck);
+	if ((m->flags & MAIL_SYSFLAGS) == flags && m->keywords == keywords)
+		return false;
+	m->flags = (m->flags & ~MAIL_SYSFLAGS) | flags;
+	m->keywords = keywords;
+	return true;
 }
 
 int mail_flush(struct mailbox *mb, const char **error_r)
@@ -903,8 +1020,7 @@ static int rename_inbox(const char *to, const char **error_r)
 		if (ret == 0)
 			ret = mail_append(to, &am, 1, &uv, &uid, error_r);
 		buf_release(&b);
-		m->flags |= MAIL_DELETED;
-		m->state |= MSTATE_DIRTY;
+		(void)mail_store(mb, i + 1, MAIL_STORE_ADD, MAIL_DELETED, 0);
 	}
 	if (ret == 0)
 		ret = mail_expunge(mb, NULL, NULL, error_r);

@@ -53,6 +53,11 @@ struct mail_message {
 	uint64_t d_aux;
 	uint64_t d_aux2;
 	uint32_t d_flags;
+	/* with MSTATE_DIRTY: the flags and keywords this session set or
+	 * cleared since its last write, applied to the file's current ones
+	 * as a delta (mail_merge_file_flags) */
+	uint32_t chg_flags;
+	uint64_t chg_keywords;
 	char *d_name;		/* e.g. maildir file name; freed by the core */
 	void *cache;		/* front-end cache; freed by mail_cache_free */
 };
@@ -266,6 +271,15 @@ void mail_mailbox_init(struct mailbox *mb, const struct mail_driver *d,
 		       const char *path, unsigned mode);
 /* set mb->notice (first one wins) */
 void mail_set_notice(struct mailbox *mb, const char *text);
+/* A driver read message m's flags from the file (flags: MAIL_SYSFLAGS
+ * bits, keywords in this session's numbering). Without a pending change
+ * the model takes them; with one (MSTATE_DIRTY) this session's change
+ * is applied to them as a delta, so another session's change to other
+ * flags, made since, survives the write that follows. Returns true
+ * when the model changed: the caller then sets MSTATE_FLAGS_CHANGED so
+ * the session reports the result. */
+bool mail_merge_file_flags(struct mail_message *m, uint32_t flags,
+			   uint64_t keywords);
 /* a new UIDVALIDITY: time-based, never equal to previous */
 uint32_t mail_new_uidvalidity(uint32_t previous);
 /* free hook for mail_message.cache, set by the front end */

@@ -10,7 +10,10 @@
 
 #include "util.h"
 
-#define SEQ_STAR UINT32_MAX	/* "*" */
+/* "*" is 0, which no sequence number or UID can be: 4294967295 is a
+ * number like any other (RFC 3501 9: "*" is the largest one in use, so
+ * "UID 7:4294967295" past the last UID matches nothing, "7:*" the last) */
+#define SEQ_STAR 0u
 
 struct seq_range {
 	uint32_t lo, hi;	/* lo <= hi after resolution */

@@ -158,12 +158,17 @@ static const struct address *first_address(const struct address *a)
 	return NULL;
 }
 
-/* RFC 5256: addr-mailbox of the first address, i;ascii-casemap */
+/* RFC 5256: addr-mailbox of the first address, i;ascii-casemap. In
+ * IMAP's address model a group's first entry is an address whose
+ * addr-mailbox is the group's name ("Cc: team: a@b;" sorts as "team",
+ * as Dovecot sorts it; imaptest sort-addresses), so only a group's end
+ * marker (mailbox NULL) is skipped. */
 static void addr_key(const struct address *a, struct buf *pool)
 {
 	size_t start = pool->len;
 
-	a = first_address(a);
+	while (a != NULL && a->mailbox == NULL)
+		a = a->next;
 	if (a != NULL) {
 		buf_puts(pool, a->mailbox);
 		ascii_upper(pool->data + start, pool->len - start);

@@ -323,9 +323,11 @@ static void test_search_sets(void)
 	EXPECT(mb, NULL, "UID 45:*", "5");
 	EXPECT(mb, NULL, "UID 100:*", "5");
 	EXPECT(mb, NULL, "UID 1:4294967295", "1 2 3 5");
-	/* seqset.h cannot tell 4294967295 from "*" (SEQ_STAR): it means
-	 * the last UID here, as in "1:4294967295" = "1:*" */
-	EXPECT(mb, NULL, "UID 4294967295", "5");
+	/* 4294967295 is a UID, not "*": past the last UID it matches
+	 * nothing (imaptest search-sets) */
+	EXPECT(mb, NULL, "UID 4294967295", "");
+	EXPECT(mb, NULL, "UID 51:4294967295", "");
+	EXPECT(mb, NULL, "UID 51:*", "5");
 	EXPECT(mb, NULL, "UID 4294967294", "");
 	EXPECT(mb, NULL, "UID 10,50", "1 5");
 	EXPECT(mb, NULL, "2:3 UID 30", "3");
@@ -554,12 +556,67 @@ static void test_search_100k(void)
 	fake_free(&mb);
 }
 
+/* FROM/TO/CC/BCC match the addresses, not only the raw text: an address
+ * written with comments inside, a name given as a trailing comment, each
+ * member and the name of a group, an encoded-word name (the inputs of
+ * imaptest's search-addresses, plus a source route and RFC 2047) */
+static void test_search_addresses(void)
+{
+	static const char *const msgs[] = {
+		"From: user-from@domain.org\nTo: user-to@domain.org\n"
+		"Cc: user-cc@domain.org\nBcc: user-bcc@domain.org\n\nbody\n",
+		"From: RealFrom <user-from@domain.org>\n"
+		"To: RealTo <user-to@domain.org>\nCc: RealCc <user-cc@domain.org>\n"
+		"Bcc: RealBcc <user-bcc@domain.org>\n\nbody2\n",
+		"From: <user-from (comment)@ (comment) domain.org>\n"
+		"To: <user-to@domain.org>\nCc: <user-cc@domain.org>\n"
+		"Bcc: <user-bcc@domain.org>\n\nbody3\n",
+		"From: user-from@domain.org (RealFrom)\n"
+		"To: user-to@domain.org (RealTo)\nCc: user-cc@domain.org (RealCc)\n"
+		"Bcc: user-bcc@domain.org (RealBcc)\n\nbody4\n",
+		"From: user-from1@domain.org, user-from2@domain.org\n"
+		"Cc: user-cc@domain.org\n\nbody5\n",
+		"From: RealFrom <user-from@domain.org>\n"
+		"To: groupname: groupuser1@domain.org, groupuser2@domain.org;,\n"
+		"  groupname2: groupuser3@domain.org;\n\nbody6\n",
+		"From: RealFrom <user-from@domain.org>\nTo: groupname:;\n\nbody7\n",
+		"From: =?UTF-8?Q?J=C3=B6rg?= <joerg@example.org>\n"
+		"To: <@relay.example:routed (x) @example.net>\n\nbody8\n",
+	};
+	struct mailbox *mb = fake_new();
+
+	for (size_t i = 0; i < N_ELEMENTS(msgs); i++)
+		fake_add(mb, msgs[i], (uint32_t)i + 1, 0, NULL);
+	EXPECT(mb, NULL, "FROM user-from@domain.org", "1 2 3 4 6 7");
+	EXPECT(mb, NULL, "TO user-to@domain.org", "1 2 3 4");
+	EXPECT(mb, NULL, "CC user-cc@domain.org", "1 2 3 4 5");
+	EXPECT(mb, NULL, "BCC user-bcc@domain.org", "1 2 3 4");
+	EXPECT(mb, NULL, "FROM realfrom", "2 4 6 7");
+	EXPECT(mb, NULL, "BCC realbcc", "2 4");
+	EXPECT(mb, NULL, "FROM ser-fro", "1 2 3 4 5 6 7");
+	EXPECT(mb, NULL, "FROM ealfro", "2 4 6 7");
+	EXPECT(mb, NULL, "FROM \"<user-from@domain.org>\"", "1 2 3 4 6 7");
+	EXPECT(mb, NULL, "FROM \"realfrom <user-from@\"", "2 4 6 7");
+	EXPECT(mb, NULL, "FROM user-from2", "5");
+	EXPECT(mb, NULL, "TO groupname", "6 7");
+	EXPECT(mb, NULL, "TO groupname2", "6");
+	EXPECT(mb, NULL, "TO groupuser3", "6");
+	EXPECT(mb, NULL, "TO groupuser4", "");
+	EXPECT(mb, NULL, "HEADER TO \"\"", "1 2 3 4 6 7 8");
+	EXPECT(mb, "UTF-8", "FROM J\xc3\xb6rg", "8");
+	EXPECT(mb, NULL, "TO routed@example.net", "8");
+	/* HEADER is the raw field, as RFC 3501 defines it */
+	EXPECT(mb, NULL, "HEADER FROM user-from@domain.org", "1 2 4 6 7");
+	fake_free(&mb);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test tests[] = {
 		TEST(test_search_flags),
 		TEST(test_search_size_date),
 		TEST(test_search_headers),
+		TEST(test_search_addresses),
 		TEST(test_search_body_text),
 		TEST(test_search_charsets),
 		TEST(test_search_sets),

@@ -230,11 +230,43 @@ static void test_sort_100k(void)
 	fake_free(&mb);
 }
 
+/* FROM/TO/CC sort by the addr-mailbox of the first address only (the
+ * host does not count), i;ascii-casemap; a group's first address is
+ * the group's name; REVERSE leaves the sequence tie break ascending
+ * (the inputs of imaptest's sort-addresses, plus case) */
+static void test_sort_addresses(void)
+{
+	struct mailbox *mb = fake_new();
+
+	fake_add(mb, "From: user2@domain2.org\nTo: foo bar <user2@domain2.org>\n"
+		 "Cc: user2@domain2.org (foo bar)\n\n1\n", 1, 0,
+		 "22-Feb-2008 00:06:23 +0000");
+	fake_add(mb, "From: user2@domain1.org\nTo: user2@domain1.org\n"
+		 "Cc: user2: blah@domain1.org;\n\n2\n", 2, 0,
+		 "22-Feb-2008 01:06:23 +0000");
+	fake_add(mb, "From: user1@domain1.org\nTo: user1@domain1.org\n"
+		 "Cc: user1@domain1.org\n\n3\n", 3, 0,
+		 "22-Feb-2008 02:06:23 +0000");
+	fake_add(mb, "From: USER15@a\nTo: zz-undisclosed:;\n"
+		 "Cc: user0@z, user9@a\n\n4\n", 4, 0,
+		 "22-Feb-2008 03:06:23 +0000");
+	EXPECT(mb, "FROM", "3 4 1 2");
+	EXPECT(mb, "TO", "3 1 2 4");
+	EXPECT(mb, "CC", "4 3 1 2");
+	EXPECT(mb, "REVERSE FROM", "1 2 4 3");
+	EXPECT(mb, "REVERSE TO", "4 1 2 3");
+	EXPECT(mb, "REVERSE CC", "1 2 3 4");
+	EXPECT(mb, "CC REVERSE ARRIVAL", "4 3 2 1");
+	EXPECT(mb, "TO REVERSE ARRIVAL", "3 2 1 4");
+	fake_free(&mb);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test tests[] = {
 		TEST(test_sort_each),
 		TEST(test_sort_multi),
+		TEST(test_sort_addresses),
 		TEST(test_sort_bad),
 		TEST(test_sort_empty_and_hostile),
 		TEST(test_sort_100k),

@@ -98,6 +98,43 @@ static void test_thread_rfc_example(void)
 	fake_free(&mb);
 }
 
+/* RFC 5256 3 step 1.B: the current parent link is broken even when the
+ * new one (to the last reference) is refused because it would make a
+ * loop (imaptest thread: <b> names <a> <c>, then <c> names <b>) */
+static void test_thread_relink(void)
+{
+	struct mailbox *mb = fake_new();
+
+	add(mb, 1, "<a@b>", NULL, NULL, NULL, 0);
+	mb->msgs[0].internaldate = 1203700000 + 3 * 3600;
+	add(mb, 2, "<b@b>", "<a@b> <c@b>", NULL, NULL, 0);
+	mb->msgs[1].internaldate = 1203700000 + 1 * 3600;
+	add(mb, 3, "<c@b>", "<b@b>", NULL, NULL, 0);
+	mb->msgs[2].internaldate = 1203700000 + 2 * 3600;
+	EXPECT(mb, "REFERENCES", false, "(3 2)(1)");
+	fake_free(&mb);
+
+	/* the same after the first message is gone: <a> is a dummy with
+	 * no children left, and is pruned */
+	mb = fake_new();
+	add(mb, 1, "<b@b>", "<a@b> <c@b>", NULL, NULL, 0);
+	mb->msgs[0].internaldate = 1203700000 + 1 * 3600;
+	add(mb, 2, "<c@b>", "<b@b>", NULL, NULL, 0);
+	mb->msgs[1].internaldate = 1203700000 + 2 * 3600;
+	EXPECT(mb, "REFERENCES", false, "(2 1)");
+	fake_free(&mb);
+
+	/* a later message moves an earlier one to a new parent: the
+	 * last reference wins over a link made from References (1.B) */
+	mb = fake_new();
+	add(mb, 1, "<p@x>", NULL, NULL, "p", 1);
+	add(mb, 2, "<q@x>", NULL, NULL, "q", 2);
+	add(mb, 3, "<r@x>", "<p@x> <s@x>", NULL, "r", 3);
+	add(mb, 4, "<s@x>", "<q@x>", NULL, "s", 4);
+	EXPECT(mb, "REFERENCES", false, "(1)(2 4 3)");
+	fake_free(&mb);
+}
+
 static void test_thread_orderedsubject(void)
 {
 	struct mailbox *mb = fake_new();
@@ -397,6 +434,7 @@ int main(int argc, char **argv)
 {
 	static const struct test tests[] = {
 		TEST(test_thread_rfc_example),
+		TEST(test_thread_relink),
 		TEST(test_thread_orderedsubject),
 		TEST(test_thread_dummies),
 		TEST(test_thread_subjects),

@@ -628,17 +628,21 @@ static void link_refs(struct tctx *t, struct htab *ids, int32_t self,
 	while (next_msgid(refs, rlen, &pos, &id, &idlen)) {
 		int32_t c = id_container(t, ids, id, idlen, &existed);
 
-		/* 1.B: link consecutive references unless already linked */
+		/* 1.A: link consecutive references unless already linked */
 		if (prev != NONE && prev != c && t->nodes[c].parent == NONE &&
 		    !would_loop(t, prev, c))
 			node_append(t, prev, c);
 		prev = c;
 	}
-	/* 1.C: the last reference is the parent; the newest link wins */
-	if (prev == NONE) {
+	/* 1.B: the last reference is the parent. The current link (made
+	 * from an earlier message's References) is broken first, and stays
+	 * broken when the new one would make a loop: <b> referring to
+	 * <a> <c> and then <c> referring to <b> leaves (c b) and (a), not
+	 * a -> c -> b (RFC 5256 3 step 1.B; imaptest thread) */
+	if (prev == NONE || t->nodes[self].parent != prev) {
 		node_unlink(t, self);
-	} else if (t->nodes[self].parent != prev && !would_loop(t, prev, self)) {
-		node_append(t, prev, self);
+		if (prev != NONE && !would_loop(t, prev, self))
+			node_append(t, prev, self);
 	}
 }
 

@@ -53,6 +53,7 @@ extern const struct mail_driver maildir_driver;
 #define KEYWORDS_FILE	"dovecot-keywords"
 #define MD_NKW		26
 #define MD_MAX_FILE	(1024ull * 1024 * 1024)	/* refuse larger messages */
+#define MD_FLAG_TRIES	8	/* renames lost to other sessions before giving up */
 
 #define MDF_IN_NEW	0x01u	/* d_flags: the file is still in new/ */
 
@@ -944,13 +945,8 @@ again:
 		uint32_t fl;
 		uint64_t kw;
 		md_parse_info(mm, md_info(e->rel), &fl, &kw);
-		if ((m->state & MSTATE_DIRTY) == 0 &&
-		    ((m->flags & MAIL_SYSFLAGS) != fl || m->keywords != kw)) {
-			m->flags = (m->flags & ~MAIL_SYSFLAGS) | fl;
-			m->keywords = kw;
-			if (!initial)
-				m->state |= MSTATE_FLAGS_CHANGED;
-		}
+		if (mail_merge_file_flags(m, fl, kw) && !initial)
+			m->state |= MSTATE_FLAGS_CHANGED;
 	}
 
 	/* unmatched files are new */
@@ -1407,6 +1403,7 @@ static int md_store_new_keywords(struct maildir_mailbox *mm,
 static int maildir_flush(struct mailbox *mb, const char **error_r)
 {
 	struct maildir_mailbox *mm = (struct maildir_mailbox *)mb;
+	bool kw_fresh = false;
 
 	if (mb->readonly) {
 		for (uint32_t i = 0; i < mb->count; i++)
@@ -1419,13 +1416,31 @@ static int maildir_flush(struct mailbox *mb, const char **error_r)
 		struct mail_message *m = &mb->msgs[i];
 		if ((m->state & MSTATE_DIRTY) == 0)
 			continue;
-		m->state &= ~MSTATE_DIRTY;
-		if ((m->state & MSTATE_EXPUNGED) != 0)
+		/* letters other sessions gave keywords since our last look:
+		 * known, they merge like the rest (STORE FLAGS clears them) */
+		if (!kw_fresh) {
+			md_keywords_read(mb->path, mm->kwname);
+			md_map_keywords(mm);
+			kw_fresh = true;
+		}
+		if ((m->state & MSTATE_EXPUNGED) != 0) {
+			m->state &= ~MSTATE_DIRTY;
 			continue;
-		for (int tries = 0; tries < 2; tries++) {
+		}
+		/* The name is the flags, and rename() of the name we know is
+		 * a compare-and-swap: our change is applied as a delta to the
+		 * flags of the name, and when another session renamed the
+		 * file meanwhile the rename fails, the new name is looked up
+		 * and the change applied to its flags (imaptest store). */
+		for (int tries = 0; tries < MD_FLAG_TRIES; tries++) {
 			const char *name = m->d_name + 4;
 			char info[64];
 			char *base = md_base(name);
+			uint32_t fl;
+			uint64_t kw;
+			md_parse_info(mm, md_info(name), &fl, &kw);
+			if (mail_merge_file_flags(m, fl, kw))
+				m->state |= MSTATE_FLAGS_CHANGED;
 			md_build_info(mm, md_info(name), m->flags & MAIL_SYSFLAGS,
 				      m->keywords, info);
 			char *rel = xasprintf("cur/%s:2,%s", base, info);
@@ -1446,7 +1461,8 @@ static int maildir_flush(struct mailbox *mb, const char **error_r)
 				break;
 			}
 			free(rel);
-			if (errno != ENOENT || tries > 0) {
+			if (errno != ENOENT || tries + 1 == MD_FLAG_TRIES) {
+				m->state &= ~MSTATE_DIRTY;
 				if (errno == ENOENT) {
 					m->state |= MSTATE_EXPUNGED;
 					break;
@@ -1460,11 +1476,13 @@ static int maildir_flush(struct mailbox *mb, const char **error_r)
 			/* renamed by someone else: find it and retry */
 			int fd = md_open_msg(mm, m);
 			if (fd < 0) {
+				m->state &= ~MSTATE_DIRTY;
 				m->state |= MSTATE_EXPUNGED;
 				break;
 			}
 			close(fd);
 		}
+		m->state &= ~MSTATE_DIRTY;
 	}
 	return 0;
 }

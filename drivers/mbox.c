@@ -876,13 +876,10 @@ static void merge_full(struct mbox *mx, struct plist *pl, uint32_t first,
 			msg_from_pmsg(m, p);
 			if (p->x_uid != m->uid)
 				m->d_flags |= MBF_NEED_UID;
-			if ((m->state & MSTATE_DIRTY) == 0 &&
-			    (pf != (m->flags & MAIL_SYSFLAGS) ||
-			     pk != m->keywords)) {
-				m->flags = (m->flags & ~MAIL_SYSFLAGS) | pf;
-				m->keywords = pk;
+			/* a pending change of ours applies to the file's
+			 * flags as a delta: another session's stay */
+			if (mail_merge_file_flags(m, pf, pk))
 				m->state |= MSTATE_FLAGS_CHANGED;
-			}
 			if ((m->d_flags & MBF_NEED_OLD) != 0)
 				m->d_flags |= MBF_OLD;
 			e++;
@@ -981,14 +978,11 @@ static bool recheck_blocks(struct mbox *mx)
 		}
 		if (ok && p.x_uid != 0 && p.x_uid != m->uid)
 			ok = false;
-		if (ok && (m->state & MSTATE_DIRTY) == 0) {
+		if (ok) {
 			uint32_t pf = p.flags & MAIL_SYSFLAGS;
 			uint64_t pk = p.keywords ? keywords_add(mb, p.keywords) : 0;
-			if (pf != (m->flags & MAIL_SYSFLAGS) || pk != m->keywords) {
-				m->flags = (m->flags & ~MAIL_SYSFLAGS) | pf;
-				m->keywords = pk;
+			if (mail_merge_file_flags(m, pf, pk))
 				m->state |= MSTATE_FLAGS_CHANGED;
-			}
 		}
 		if (ok && p.old)
 			m->d_flags |= MBF_OLD;

@@ -1103,13 +1103,8 @@ static int mbx_resync_full(struct mbx_mailbox *mm, const char **error_r)
 			m->d_len = r.linelen;
 			uint32_t fl = mbx_flags_from_file(r.sflags);
 			uint64_t kw = mbx_kw_from_file(mm, r.uflags);
-			if ((m->state & MSTATE_DIRTY) == 0 &&
-			    ((m->flags & MAIL_SYSFLAGS) != fl ||
-			     m->keywords != kw)) {
-				m->flags = (m->flags & ~MAIL_SYSFLAGS) | fl;
-				m->keywords = kw;
+			if (mail_merge_file_flags(m, fl, kw))
 				m->state |= MSTATE_FLAGS_CHANGED;
-			}
 			m->d_aux = r.uflags;
 		}
 	}
@@ -1171,13 +1166,8 @@ static int mbx_sync(struct mailbox *mb, const char **error_r)
 			uint32_t fl = mbx_flags_from_file(sf);
 			uint64_t kw = mbx_kw_from_file(mm, uf);
 			m->d_aux = uf;
-			if ((m->state & MSTATE_DIRTY) == 0 &&
-			    ((m->flags & MAIL_SYSFLAGS) != fl ||
-			     m->keywords != kw)) {
-				m->flags = (m->flags & ~MAIL_SYSFLAGS) | fl;
-				m->keywords = kw;
+			if (mail_merge_file_flags(m, fl, kw))
 				m->state |= MSTATE_FLAGS_CHANGED;
-			}
 		}
 		mm->flag_mtime = st.st_mtim;
 		/* a write within the same clock tick would not move mtime:
@@ -1299,35 +1289,62 @@ static int mbx_flush(struct mailbox *mb, const char **error_r)
 {
 	struct mbx_mailbox *mm = (struct mbx_mailbox *)mb;
 	bool wrote = false;
+	struct mbx_hdr h;
+	uint32_t i;
+	int ld;
 
 	if (mb->readonly) {
-		for (uint32_t i = 0; i < mb->count; i++)
+		for (i = 0; i < mb->count; i++)
 			mb->msgs[i].state &= ~MSTATE_DIRTY;
 		return 0;
 	}
 	if (mbx_store_new_keywords(mm, error_r) < 0)
 		return -1;
-	for (uint32_t i = 0; i < mb->count; i++) {
+	for (i = 0; i < mb->count; i++)
+		if ((mb->msgs[i].state & MSTATE_DIRTY) != 0)
+			break;
+	if (i == mb->count)
+		return 0;
+	/* Read, merge and write each flag word under the parse lock, so
+	 * that two sessions' changes to one message cannot both start
+	 * from the same old word: the second applies its change to what
+	 * the first wrote (imaptest store). */
+	if ((ld = mbx_parse_lock(mm->fd, error_r)) < 0)
+		return -1;
+	/* keywords other sessions added since our last look: known, they
+	 * merge like the rest (STORE FLAGS clears them) */
+	if (mbx_hdr_read(mm->fd, &h, mm->errbuf, sizeof(mm->errbuf)) == 0)
+		mbx_map_slots(mm, &h);
+	for (; i < mb->count; i++) {
 		struct mail_message *m = &mb->msgs[i];
 		uint32_t uf, sf;
 		if ((m->state & MSTATE_DIRTY) == 0)
 			continue;
-		m->state &= ~MSTATE_DIRTY;
-		if ((m->state & MSTATE_EXPUNGED) != 0)
+		if ((m->state & MSTATE_EXPUNGED) != 0) {
+			m->state &= ~MSTATE_DIRTY;
 			continue;
+		}
 		if (!mbx_tail_read(mm->fd, m, &uf, &sf)) {
+			m->state &= ~MSTATE_DIRTY;
+			mbx_parse_unlock(&ld);
 			*error_r = "Message moved in the mailbox; flags not "
 				   "saved";
 			return -1;
 		}
 		if ((sf & F_EXPUNGED) != 0) {
+			m->state &= ~MSTATE_DIRTY;
 			m->state |= MSTATE_EXPUNGED;
 			continue;
 		}
+		if (mail_merge_file_flags(m, mbx_flags_from_file(sf),
+					  mbx_kw_from_file(mm, uf)))
+			m->state |= MSTATE_FLAGS_CHANGED;
+		m->state &= ~MSTATE_DIRTY;
 		uf = mbx_kw_to_file(mm, m->keywords, uf);
 		sf = (sf & (F_EXPUNGED | F_OLD)) | F_OLD |
 			mbx_flags_to_file(m->flags);
 		if (mbx_write_sflags(mm->fd, m, uf, sf) < 0) {
+			mbx_parse_unlock(&ld);
 			*error_r = mbx_errorf(mm->errbuf, sizeof(mm->errbuf),
 					      "Unable to write flags: %s",
 					      strerror(errno));
@@ -1336,6 +1353,7 @@ static int mbx_flush(struct mailbox *mb, const char **error_r)
 		m->d_aux = uf;
 		wrote = true;
 	}
+	mbx_parse_unlock(&ld);
 	if (wrote && fdatasync(mm->fd) < 0) {
 		*error_r = mbx_errorf(mm->errbuf, sizeof(mm->errbuf),
 				      "Unable to write flags: %s",

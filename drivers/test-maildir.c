@@ -346,6 +346,55 @@ static void test_delivery_and_sessions(void)
 	free(dir);
 }
 
+/* Two sessions change one message's flags without syncing in between:
+ * a adds \\Answered, b removes \\Seen. b's write applies its change to
+ * what a wrote (a delta), so both changes survive and b learns the
+ * merged result (imaptest store). */
+static void test_store_merge(void)
+{
+	char *dir = test_tmpdir();
+	char *md = xasprintf("%s/merge", dir);
+	const char *cerr = NULL;
+
+	CHECK(maildir_driver.create(md, &cerr) == 0);
+	deliver(md, "100.A.host", "Subject: first\n\n1\n");
+	struct mailbox *a = maildir_driver.open(md, 0, &cerr);
+	struct mailbox *b = maildir_driver.open(md, 0, &cerr);
+	if (a != NULL && b != NULL) {
+		CHECK(mail_store(a, 1, MAIL_STORE_ADD, MAIL_SEEN, 0) == 0);
+		CHECK(mail_flush(a, &cerr) == 0);
+		CHECK(mail_sync(b, true, &cerr) == 0);
+	}
+	const char *err = NULL;
+
+	CHECK(a != NULL && b != NULL);
+	if (a == NULL || b == NULL)
+		return;
+	CHECK(mail_store(a, 1, MAIL_STORE_ADD, MAIL_ANSWERED, 0) == 0);
+	CHECK(mail_flush(a, &err) == 0);
+	CHECK(mail_store(b, 1, MAIL_STORE_REMOVE, MAIL_SEEN, 0) == 0);
+	CHECK_INT(b->msgs[0].flags & MAIL_SYSFLAGS, 0);
+	CHECK(mail_flush(b, &err) == 0);
+	CHECK_INT(b->msgs[0].flags & MAIL_SYSFLAGS, MAIL_ANSWERED);
+	CHECK((b->msgs[0].state & MSTATE_FLAGS_CHANGED) != 0);
+	CHECK(mail_sync(a, true, &err) == 0);
+	CHECK(mail_sync(b, true, &err) == 0);
+	CHECK_INT(a->msgs[0].flags & MAIL_SYSFLAGS, MAIL_ANSWERED);
+	CHECK_INT(b->msgs[0].flags & MAIL_SYSFLAGS, MAIL_ANSWERED);
+	/* STORE FLAGS replaces: a's \\Flagged goes */
+	CHECK(mail_store(a, 1, MAIL_STORE_ADD, MAIL_FLAGGED, 0) == 0);
+	CHECK(mail_flush(a, &err) == 0);
+	CHECK(mail_store(b, 1, MAIL_STORE_SET, MAIL_DRAFT, 0) == 0);
+	CHECK(mail_flush(b, &err) == 0);
+	CHECK(mail_sync(a, true, &err) == 0);
+	CHECK_INT(a->msgs[0].flags & MAIL_SYSFLAGS, MAIL_DRAFT);
+	CHECK_INT(b->msgs[0].flags & MAIL_SYSFLAGS, MAIL_DRAFT);
+	maildir_driver.close(&a);
+	maildir_driver.close(&b);
+	free(md);
+	free(dir);
+}
+
 static void test_plusplus_folders(void)
 {
 	char *dir = test_tmpdir();
@@ -388,6 +437,7 @@ int main(int argc, char **argv)
 		TEST(test_golden_tree),
 		TEST(test_append_roundtrip),
 		TEST(test_delivery_and_sessions),
+		TEST(test_store_merge),
 		TEST(test_plusplus_folders),
 	};
 	return test_run(argc, argv, tests, N_ELEMENTS(tests));

@@ -586,6 +586,47 @@ static void test_two_handles(void)
 	free(path);
 }
 
+/* Two sessions change one message's flags without syncing in between:
+ * a adds \\Answered, b removes \\Seen. b's write applies its change to
+ * what a wrote (a delta), so both changes survive and b learns the
+ * merged result (imaptest store). */
+static void test_store_merge(void)
+{
+	char *path = tmpfile_path("merge");
+	const char *cerr = NULL;
+
+	CHECK(mbox_driver.create(path, &cerr) == 0);
+	append1(path, "Subject: x\r\n\r\ny\r\n", 17, MAIL_SEEN, NULL);
+	struct mailbox *a = open_mb(path, 0), *b = open_mb(path, 0);
+	const char *err = NULL;
+
+	CHECK(a != NULL && b != NULL);
+	if (a == NULL || b == NULL)
+		return;
+	CHECK(mail_store(a, 1, MAIL_STORE_ADD, MAIL_ANSWERED, 0) == 0);
+	CHECK(mail_flush(a, &err) == 0);
+	CHECK(mail_store(b, 1, MAIL_STORE_REMOVE, MAIL_SEEN, 0) == 0);
+	CHECK_INT(b->msgs[0].flags & MAIL_SYSFLAGS, 0);
+	CHECK(mail_flush(b, &err) == 0);
+	CHECK_INT(b->msgs[0].flags & MAIL_SYSFLAGS, MAIL_ANSWERED);
+	CHECK((b->msgs[0].state & MSTATE_FLAGS_CHANGED) != 0);
+	CHECK(mail_sync(a, true, &err) == 0);
+	CHECK(mail_sync(b, true, &err) == 0);
+	CHECK_INT(a->msgs[0].flags & MAIL_SYSFLAGS, MAIL_ANSWERED);
+	CHECK_INT(b->msgs[0].flags & MAIL_SYSFLAGS, MAIL_ANSWERED);
+	/* STORE FLAGS replaces: a's \\Flagged goes */
+	CHECK(mail_store(a, 1, MAIL_STORE_ADD, MAIL_FLAGGED, 0) == 0);
+	CHECK(mail_flush(a, &err) == 0);
+	CHECK(mail_store(b, 1, MAIL_STORE_SET, MAIL_DRAFT, 0) == 0);
+	CHECK(mail_flush(b, &err) == 0);
+	CHECK(mail_sync(a, true, &err) == 0);
+	CHECK_INT(a->msgs[0].flags & MAIL_SYSFLAGS, MAIL_DRAFT);
+	CHECK_INT(b->msgs[0].flags & MAIL_SYSFLAGS, MAIL_DRAFT);
+	mbox_driver.close(&a);
+	mbox_driver.close(&b);
+	free(path);
+}
+
 /* A writer that honours only the dotlock (mail.local, procmail without
  * fcntl) is half-way through an append when a reader syncs: the reader
  * must wait for the dotlock rather than take the half for a message
@@ -1402,6 +1443,7 @@ int main(int argc, char **argv)
 		TEST(test_ximapbase_moves),
 		TEST(test_uid_rebuild),
 		TEST(test_two_handles),
+		TEST(test_store_merge),
 		TEST(test_mail_layer_events),
 		TEST(test_inbox_rules),
 		TEST(test_single_writer_kiss),

@@ -388,6 +388,53 @@ static void test_two_sessions(void)
 	free(dir);
 }
 
+/* Two sessions change one message's flags without syncing in between:
+ * a adds \\Answered, b removes \\Seen. b's write applies its change to
+ * what a wrote (a delta), so both changes survive and b learns the
+ * merged result (imaptest store). */
+static void test_store_merge(void)
+{
+	char *dir = test_tmpdir();
+	char *path = xasprintf("%s/merge", dir);
+	const char *cerr = NULL;
+	struct mail_append_msg m = amsg("Subject: a\r\n\r\na\r\n", MAIL_SEEN,
+					NULL, 0, -1);
+	uint32_t uv, uid;
+
+	CHECK(mbx_driver.create(path, &cerr) == 0);
+	CHECK(mbx_driver.append(path, &m, 1, &uv, &uid, &cerr) == 0);
+	struct mailbox *a = mbx_driver.open(path, 0, &cerr);
+	struct mailbox *b = mbx_driver.open(path, 0, &cerr);
+	const char *err = NULL;
+
+	CHECK(a != NULL && b != NULL);
+	if (a == NULL || b == NULL)
+		return;
+	CHECK(mail_store(a, 1, MAIL_STORE_ADD, MAIL_ANSWERED, 0) == 0);
+	CHECK(mail_flush(a, &err) == 0);
+	CHECK(mail_store(b, 1, MAIL_STORE_REMOVE, MAIL_SEEN, 0) == 0);
+	CHECK_INT(b->msgs[0].flags & MAIL_SYSFLAGS, 0);
+	CHECK(mail_flush(b, &err) == 0);
+	CHECK_INT(b->msgs[0].flags & MAIL_SYSFLAGS, MAIL_ANSWERED);
+	CHECK((b->msgs[0].state & MSTATE_FLAGS_CHANGED) != 0);
+	CHECK(mail_sync(a, true, &err) == 0);
+	CHECK(mail_sync(b, true, &err) == 0);
+	CHECK_INT(a->msgs[0].flags & MAIL_SYSFLAGS, MAIL_ANSWERED);
+	CHECK_INT(b->msgs[0].flags & MAIL_SYSFLAGS, MAIL_ANSWERED);
+	/* STORE FLAGS replaces: a's \\Flagged goes */
+	CHECK(mail_store(a, 1, MAIL_STORE_ADD, MAIL_FLAGGED, 0) == 0);
+	CHECK(mail_flush(a, &err) == 0);
+	CHECK(mail_store(b, 1, MAIL_STORE_SET, MAIL_DRAFT, 0) == 0);
+	CHECK(mail_flush(b, &err) == 0);
+	CHECK(mail_sync(a, true, &err) == 0);
+	CHECK_INT(a->msgs[0].flags & MAIL_SYSFLAGS, MAIL_DRAFT);
+	CHECK_INT(b->msgs[0].flags & MAIL_SYSFLAGS, MAIL_DRAFT);
+	mbx_driver.close(&a);
+	mbx_driver.close(&b);
+	free(path);
+	free(dir);
+}
+
 /* compaction over several journaled steps keeps every byte */
 static void test_compact_many(void)
 {
@@ -653,6 +700,7 @@ int main(int argc, char **argv)
 		TEST(test_create_matches_uw),
 		TEST(test_append_roundtrip),
 		TEST(test_two_sessions),
+		TEST(test_store_merge),
 		TEST(test_compact_many),
 		TEST(test_corruption_reports),
 		TEST(test_golden_append),

@@ -89,7 +89,7 @@ class DiskFullBase(unittest.TestCase):
         if not self.tmpfs:
             return
         p = os.path.join(top, FILLER)
-        with open(p, 'ab') as f:
+        with open(p, 'ab', buffering=0) as f:  # unbuffered: nothing left to flush at close
             try:
                 while True:
                     f.write(b'\0' * 65536)

@@ -439,13 +439,18 @@ class TestFetch(ImapdCase):
         s = self.selected()
         r = self.fetch(s, 'UID FETCH 1:* FLAGS')
         self.assertEqual(r.count(b'UID '), self.n)
-        r = self.fetch(s, 'UID FETCH 4294967295 FLAGS')
-        self.assertIn(b'UID %d' % self.n, r)      # "*" semantics
+        # 4294967295 is a UID like any other, not "*" (RFC 3501 9)
+        u, t = self.ok(s, 'UID FETCH 4294967295 FLAGS')
+        self.assertEqual(u, [])
+        r = self.fetch(s, 'UID FETCH 4294967295:* FLAGS')
+        self.assertIn(b'UID %d' % self.n, r)
         u, t = self.ok(s, 'UID FETCH 1000:2000 FLAGS')
         self.assertEqual(u, [])
         u, t = s.cmd('FETCH 99 FLAGS')
         self.assertTrue(t.startswith(b'BAD'), t)
-        u, t = self.ok(s, 'FETCH 1:4294967295 UID')
+        u, t = s.cmd('FETCH 1:4294967295 UID')
+        self.assertTrue(t.startswith(b'BAD'), t)  # as FETCH 99
+        u, t = self.ok(s, 'FETCH 1:* UID')
         self.assertEqual(len(u), self.n)
 
     def test_nul_to_0x80(self):
