@@ -43,7 +43,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
-from cctest import MailEnv, binary, make_cert, sample_message  # noqa: E402
+from cctest import MailEnv, binary, sample_message  # noqa: E402
 
 NS_PREFIX = 'ccpx-'
 NET = '10.77.0.'
@@ -289,7 +289,16 @@ class World:
     def _nginx(self):
         d = os.path.join(self.proxy_env.dir, 'nginx')
         os.makedirs(os.path.join(d, 'logs'))
-        self.cert, key = make_cert(d, 'proxy')
+        # a certificate naming the proxy's address, so clients that check
+        # the host (mbsync, fetchmail --sslcertck) accept it
+        self.cert, key = os.path.join(d, 'proxy.crt'), os.path.join(d, 'proxy.key')
+        subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
+                        '-keyout', key, '-out', self.cert, '-days', '2', '-subj',
+                        '/CN=%s' % PROXY_IP, '-addext',
+                        'subjectAltName=IP:%s,DNS:%s' % (PROXY_IP, PROXY_IP)],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=60)
+        os.chmod(key, 0o600)
         self.nginx_log = os.path.join(d, 'error.log')
         conf = os.path.join(d, 'nginx.conf')
         # the capabilities nginx shows before login: what our backends
@@ -496,6 +505,78 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual(typ, 'OK')
         c.logout()
 
+    def run_client(self, argv, home):
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=120, env=dict(os.environ, HOME=home, FETCHMAILHOME=home),
+                           preexec_fn=lambda: setns(self.w.ns('client')))
+        return p.returncode, p.stdout.decode(errors='replace')
+
+    def test_fetchmail_through_the_proxy(self):
+        work = os.path.join(self.w.proxy_env.dir, 'fetchmail')
+        out = os.path.join(work, 'out')
+        os.makedirs(out)
+        subject = 'fetchmail-%d' % time.monotonic_ns()
+        c, _ = self.login('chris')
+        c.append('INBOX', None, None, sample_message(1, subject=subject))
+        c.logout()
+        for proto, ssl_args in (('pop3', ['--sslproto', 'tls1.2+']),
+                                ('imap', ['--ssl'])):
+            rc_path = os.path.join(work, 'rc')
+            with open(rc_path, 'w') as f:
+                f.write('poll %s protocol %s auth password user "chris" password '
+                        '"chrispw" is "chris" here\n' % (PROXY_IP, proto))
+            os.chmod(rc_path, 0o600)
+            for f in os.listdir(out):
+                os.unlink(os.path.join(out, f))
+            rc, log = self.run_client(
+                ['fetchmail', '-f', rc_path, '--keep', '--all', '--invisible',
+                 '--nosoftbounce', '-m', "sh -c 'cat > %s/msg.$$'" % out,
+                 '--sslcertfile', self.w.cert, '--sslcertck',
+                 '--pidfile', os.path.join(work, 'pid')] + ssl_args, work)
+            self.assertIn(rc, (0, 1), log)
+            got = b''
+            for f in os.listdir(out):
+                with open(os.path.join(out, f), 'rb') as fh:
+                    got += fh.read()
+            self.assertIn(subject.encode(), got, (proto, log))
+
+    def test_mbsync_through_the_proxy(self):
+        work = os.path.join(self.w.proxy_env.dir, 'mbsync')
+        local = os.path.join(work, 'maildir')
+        os.makedirs(local)
+        subject = 'mbsync-%d' % time.monotonic_ns()
+        c, _ = self.login('brian')
+        c.append('INBOX', None, None, sample_message(1, subject=subject))
+        c.logout()
+        rc_path = os.path.join(work, 'rc')
+        for ssltype in ('STARTTLS', 'IMAPS'):
+            with open(rc_path, 'w') as f:
+                f.write('IMAPAccount t\nHost %s\nUser brian\nPass brianpw\nSSLType %s\n'
+                        'CertificateFile %s\nAuthMechs LOGIN\n\n'
+                        'IMAPStore far\nAccount t\n\n'
+                        'MaildirStore near\nPath %s/\nInbox %s/INBOX\n\n'
+                        'Channel c\nFar :far:\nNear :near:\nPatterns INBOX\nCreate Near\n'
+                        'Sync All\nExpunge Both\nSyncState *\n'
+                        % (PROXY_IP, ssltype, self.w.cert, local, local))
+            rc, log = self.run_client(['mbsync', '-c', rc_path, '-a'], work)
+            self.assertEqual(rc, 0, log)
+        files = []
+        for sub in ('cur', 'new'):
+            d = os.path.join(local, 'INBOX', sub)
+            files += [os.path.join(d, f) for f in os.listdir(d)]
+        mine = [f for f in files if subject.encode() in open(f, 'rb').read()]
+        self.assertEqual(len(mine), 1)
+        # flag it locally; the next sync takes the flag to brian's backend
+        base = os.path.join(local, 'INBOX', 'cur', os.path.basename(mine[0]).split(':')[0])
+        os.rename(mine[0], base + ':2,FS')
+        rc, log = self.run_client(['mbsync', '-c', rc_path, '-a'], work)
+        self.assertEqual(rc, 0, log)
+        c, _ = self.login('brian')
+        c.select('INBOX')
+        typ, found = c.search(None, 'FLAGGED', 'SUBJECT', subject)
+        self.assertEqual(len(found[0].split()), 1)
+        c.logout()
+
     # ---- refusals ----
     def test_wrong_password_is_refused_at_the_proxy(self):
         before = {b: self.w.log(b) for b in BACKENDS}
@@ -660,20 +741,29 @@ class ProxyTest(unittest.TestCase):
     def test_moved_user_keeps_uids_and_flags(self):
         w = self.w
         c, _ = self.login('mover')
+        # one mailbox of every format: each keeps its UIDs its own way
+        boxes = ('INBOX', 'Archive', 'Mbx', 'Maildir')
         c.create('Archive')
+        c.create('#driver.mbx/Mbx')
+        c.create('#driver.maildir/Maildir')
         for i in range(1, 4):
-            c.append('INBOX', None, None, sample_message(i, subject='move-%d' % i))
-            c.append('Archive', None, None, sample_message(i, subject='arch-%d' % i))
+            for box in boxes:
+                c.append(box, None, None, sample_message(i, subject='%s-%d' % (box, i)))
+        for box in boxes[1:]:
+            c.select(box)
+            c.store('2', '+FLAGS', '(\\Seen $Kept)')
+            c.store('1', '+FLAGS', '(\\Deleted)')
+            c.expunge()
         c.select('INBOX')
         c.store('1', '+FLAGS', '(\\Seen)')
         c.store('2', '+FLAGS', '(\\Flagged $Work)')
         c.store('3', '+FLAGS', '(\\Deleted)')
         c.expunge()
-        c.append('INBOX', '(\\Answered)', None, sample_message(9, subject='move-9'))
+        c.append('INBOX', '(\\Answered)', None, sample_message(9, subject='INBOX-9'))
 
         def state(conn):
             out = {}
-            for box in ('INBOX', 'Archive'):
+            for box in boxes:
                 typ, _ = conn.select(box)
                 self.assertEqual(typ, 'OK')
                 uv = conn.response('UIDVALIDITY')[1][0]
@@ -685,7 +775,8 @@ class ProxyTest(unittest.TestCase):
             return out
         before = state(c)
         c.logout()
-        self.assertIn(b'move-9', w.spool('b1', 'mover'))
+        self.assertIn(b'INBOX-9', w.spool('b1', 'mover'))
+        self.assertEqual(len(before['Maildir'][1]), 2, before)
         # the documented sequence (docs/scaling.md): copy the mailbox
         # files as they are (each format keeps UIDVALIDITY, UIDs and
         # flags inside), switch the map, then retire the old copy
