@@ -136,8 +136,10 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man1
 	$(if $(wildcard $(B)/bin/imapd),install -m 755 $(B)/bin/imapd $(DESTDIR)$(PREFIX)/sbin/imapd)
 	$(if $(wildcard $(B)/bin/ipop3d),install -m 755 $(B)/bin/ipop3d $(DESTDIR)$(PREFIX)/sbin/ipop3d)
-	for t in $(filter-out $(B)/bin/mlock,$(TOOLS)); do \
+	for t in $(filter-out $(B)/bin/mlock $(B)/bin/mail-route,$(TOOLS)); do \
 		install -m 755 $$t $(DESTDIR)$(PREFIX)/bin/; done
+	# nginx's auth_http service, a daemon like imapd (mail-route(8))
+	$(if $(wildcard $(B)/bin/mail-route),install -m 755 $(B)/bin/mail-route $(DESTDIR)$(PREFIX)/sbin/mail-route)
 	# mlock must be setgid mail to create .lock files in the spool (FAQ 7.10)
 	$(if $(wildcard $(B)/bin/mlock),install -m 2755 -g mail $(B)/bin/mlock \
 		$(DESTDIR)$(PREFIX)/sbin/mlock || { install -m 755 $(B)/bin/mlock \

@@ -367,6 +367,17 @@ mail {
             if env is not None:
                 env.close()
 
+    def sanitizer_reports(self):
+        out = ''
+        for env in list(self.envs.values()) + [self.proxy_env]:
+            for name in os.listdir(env.dir):
+                if name.endswith('.stderr'):
+                    with open(os.path.join(env.dir, name), errors='replace') as f:
+                        text = f.read()
+                    if 'Sanitizer' in text or 'runtime error' in text:
+                        out += '== %s\n%s\n' % (name, text)
+        return out
+
     # ---- clients (from the client namespace) ----
     def tls_context(self):
         ctx = ssl.create_default_context(cafile=self.cert)
@@ -417,13 +428,17 @@ class ProxyTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        reports = ''
         if cls.world is not None:
+            reports = cls.world.sanitizer_reports()
             cls.world.close()
             cls.world = None
         # nothing of ours may remain
         left = [l for l in ip('netns', 'list', check=False).stdout.decode().splitlines()
                 if l.startswith(NS_PREFIX)]
         assert not left, left
+        # a sanitizer build's report in any server's stderr fails the module
+        assert not reports, reports[-4000:]
 
     def setUp(self):
         if self.world is None:
