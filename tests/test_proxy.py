@@ -149,7 +149,10 @@ class World:
     """The proxy, three backends and a client namespace (see the module
     docstring). Used by this test and by bench/proxy-load.py."""
 
-    def __init__(self, backend_settings=None):
+    def __init__(self, backend_settings=None, plain_proxy_port=None):
+        # plain_proxy_port: an extra IMAP listener without TLS on the
+        # proxy (bench/proxy-load.py, to compare like with like)
+        self.plain_proxy_port = plain_proxy_port
         self.procs = []          # (name, Popen)
         self.namespaces = []
         self.envs = {}
@@ -331,9 +334,12 @@ mail {
     server { listen %(ip)s:993 ssl; protocol imap; }
     server { listen %(ip)s:110; protocol pop3; starttls only; }
     server { listen %(ip)s:995 ssl; protocol pop3; }
+    %(plain)s
 }
 ''' % {'module': NGINX_MAIL, 'dir': d, 'log': self.nginx_log,
-                'cert': self.cert, 'key': key, 'ip': PROXY_IP})
+                'cert': self.cert, 'key': key, 'ip': PROXY_IP,
+                'plain': 'server { listen %s:%d; protocol imap; starttls off; }'
+                % (PROXY_IP, self.plain_proxy_port) if self.plain_proxy_port else ''})
         subprocess.run([NGINX, '-t', '-p', d, '-c', conf], check=True,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=STEP_TIMEOUT,
@@ -341,7 +347,8 @@ mail {
         self.nginx = self.spawn('proxy', 'nginx', [NGINX, '-p', d, '-c', conf],
                                 {'PATH': '/usr/sbin:/usr/bin:/bin'},
                                 os.path.join(d, 'stderr'))
-        for port in (143, 993, 110, 995):
+        for port in (143, 993, 110, 995) + ((self.plain_proxy_port,)
+                                             if self.plain_proxy_port else ()):
             wait_listening(self.ns('proxy'), PROXY_IP, port, self.nginx, 'nginx')
 
     def close(self):
