@@ -328,7 +328,8 @@ mail {
                       WITHIN SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES
                       BINARY I18NLEVEL=1;
     imap_auth login plain cram-md5;
-    pop3_capabilities TOP UIDL RESP-CODES PIPELINING AUTH-RESP-CODE USER;
+    pop3_capabilities TOP UIDL RESP-CODES AUTH-RESP-CODE "EXPIRE NEVER"
+                      "LOGIN-DELAY 180" USER;
     pop3_auth plain apop cram-md5;
     server { listen %(ip)s:143; protocol imap; starttls only; }
     server { listen %(ip)s:993 ssl; protocol imap; }
