@@ -98,8 +98,11 @@ void cmd_id(struct client *c, struct imap_arg *args)
 		client_bad(c, "Too many ID parameters");
 		return;
 	}
+	/* x-client-address: the peer, or the client a trusted proxy named
+	 * (proxy-protocol.h); numeric, so safe inside a quoted string */
 	client_untagged(c, "ID (\"name\" \"imapd\" \"vendor\" \"c-client\" "
-			"\"support-url\" \"https://example.invalid/\")");
+			"\"support-url\" \"https://example.invalid/\" "
+			"\"x-client-address\" \"%s\")", c->host);
 	client_ok(c, "ID completed");
 }
 

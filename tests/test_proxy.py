@@ -490,7 +490,10 @@ class ProxyTest(unittest.TestCase):
 
     def test_backend_logs_show_the_client_address(self):
         c, _ = self.login('alice')
-        c.noop()
+        typ, data = c.xatom('ID', 'NIL')
+        self.assertEqual(typ, 'OK')
+        self.assertIn(b'"x-client-address" "%s"' % CLIENT_IP.encode(),
+                      b' '.join(c.untagged_responses.get('ID', [])))
         c.logout()
         log = self.w.log('b1')
         # the PROXY header named the client; the session logs it
