@@ -235,7 +235,7 @@ class World:
         homes.update(overrides or {})
         for user, home in sorted(homes.items()):
             if user != 'chris':
-                lines.append('%-8s %s' % (user, BACKENDS[home]))
+                lines.append('%-8s %s' % (user, BACKENDS.get(home, home)))
         lines.append('*        %s:143:110' % BACKENDS['b3'])
         tmp = self.map_path + '.new'
         with open(tmp, 'w') as f:
@@ -803,9 +803,16 @@ class ProxyTest(unittest.TestCase):
         c.logout()
         self.assertIn(b'INBOX-9', w.spool('b1', 'mover'))
         self.assertEqual(len(before['Maildir'][1]), 2, before)
-        # the documented sequence (docs/scaling.md): copy the mailbox
-        # files as they are (each format keeps UIDVALIDITY, UIDs and
-        # flags inside), switch the map, then retire the old copy
+        # the documented sequence (docs/scaling.md): lock the user out
+        # through the map, copy the mailbox files as they are (each
+        # format keeps UIDVALIDITY, UIDs and flags inside), switch the
+        # map, then retire the old copy
+        w.write_map({'mover': '127.0.0.1:1:1'})
+        c = w.imap('starttls')
+        with self.assertRaises(imaplib.IMAP4.error) as cm:
+            c.login('mover', 'moverpw')
+        self.assertIn('UNAVAILABLE', str(cm.exception))
+        c.shutdown()
         src, dst = w.envs['b1'], w.envs['b2']
         shutil.copy2(os.path.join(src.spool, 'mover'), os.path.join(dst.spool, 'mover'))
         st = os.stat(os.path.join(src.spool, 'mover'))
