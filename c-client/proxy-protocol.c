@@ -90,9 +90,13 @@ static int parse_v1(const unsigned char *data, size_t len,
 		}
 		return 0;
 	}
-	if ((size_t)(cr - data) + 1 >= len)
-		return len >= PROXY_V1_MAX ? (*error_r = "PROXY v1 header "
-			"longer than 107 bytes", -1) : 0;
+	if ((size_t)(cr - data) + 1 >= len) {
+		/* the CR is the last byte so far: the LF may follow */
+		if (len < PROXY_V1_MAX)
+			return 0;
+		*error_r = "PROXY v1 header longer than 107 bytes";
+		return -1;
+	}
 	if (cr[1] != '\n') {
 		*error_r = "PROXY v1 header: CR without LF";
 		return -1;
@@ -392,9 +396,13 @@ int proxy_read_header(int fd, int timeout_ms, struct proxy_info *pi,
 		r = proxy_parse(buf, len, pi, error_r);
 		if (r < 0)
 			return -1;
+		if (r > 0 && (size_t)r != len) {
+			/* cannot happen: we never read past a header's end */
+			*error_r = "PROXY header length mismatch";
+			return -1;
+		}
 		if (r > 0)
-			return (size_t)r == len ? 0 :
-				(*error_r = "PROXY header length mismatch", -1);
+			return 0;
 	}
 }
 

@@ -33,6 +33,7 @@ import imaplib
 import os
 import poplib
 import re
+import select
 import shutil
 import signal
 import socket
@@ -847,6 +848,106 @@ class ProxyTest(unittest.TestCase):
         out = f.read()
         s.close()
         return out
+
+
+class MailRouteInetdTest(unittest.TestCase):
+    """mail-route as inetd runs it (one request on stdin/stdout), on
+    127.0.0.1 only and without root: the answers nginx gets."""
+
+    def setUp(self):
+        self.env = MailEnv(user='alice', password='alicepw')
+        self.addCleanup(self.env.close)
+        with open(self.env.settings['cram-md5-database'], 'w') as f:
+            f.write('bob\tcramsecret\n')
+        os.chmod(self.env.settings['cram-md5-database'], 0o600)
+        self.imap_port, _ = self.env.listen('imapd')
+        self.pop_port, _ = self.env.listen('ipop3d')
+        self.map = os.path.join(self.env.dir, 'route.map')
+        with open(self.map, 'w') as f:
+            f.write('alice localhost:%d:%d\n* 127.0.0.1:%d:%d\n'
+                    % ((self.imap_port, self.pop_port) * 2))
+        self.env.write_config(**{'route-map': self.map,
+                                 'route-state-file': os.path.join(self.env.dir, 'state'),
+                                 'login-failure-delay': '0'})
+
+    def route(self, data, timeout=30):
+        p = self.env.run('mail-route', input=data, as_user=False, timeout=timeout)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout.decode()
+
+    def req(self, user='alice', password='alicepw', method='plain', proto='imap',
+            salt=None, ip='192.0.2.7'):
+        r = ('GET /auth HTTP/1.0\r\nHost: localhost\r\nAuth-Method: %s\r\n'
+             'Auth-User: %s\r\nAuth-Pass: %s\r\nAuth-Protocol: %s\r\n'
+             'Auth-Login-Attempt: 1\r\nClient-IP: %s\r\n' % (method, user, password, proto, ip))
+        if salt:
+            r += 'Auth-Salt: %s\r\n' % salt
+        return (r + '\r\n').encode()
+
+    def test_ok_names_resolved_to_an_address(self):
+        self.assertEqual(self.route(self.req()),
+                         'HTTP/1.0 200 OK\r\nAuth-Status: OK\r\nAuth-Server: 127.0.0.1\r\n'
+                         'Auth-Port: %d\r\n\r\n' % self.imap_port)
+        self.assertIn('Auth-Port: %d\r\n' % self.pop_port, self.route(self.req(proto='pop3')))
+        self.assertIn('routed to localhost (127.0.0.1 port %d)' % self.imap_port, self.env.log())
+
+    def test_apop_and_cram_md5_hand_nginx_the_secret(self):
+        salt = '<1896.697170952@proxy.test>'
+        digest = hashlib.md5((salt + 'cramsecret').encode()).hexdigest()
+        out = self.route(self.req(user='bob', method='apop', password=digest,
+                                  proto='pop3', salt=salt))
+        self.assertIn('Auth-Status: OK\r\n', out)
+        self.assertIn('Auth-Pass: cramsecret\r\n', out)
+        out = self.route(self.req(user='bob', method='cram-md5', salt=salt,
+                                  password=cram_digest('cramsecret', salt.encode())))
+        self.assertIn('Auth-Pass: cramsecret\r\n', out)
+        out = self.route(self.req(user='bob', method='cram-md5', salt=salt,
+                                  password='0' * 32))
+        self.assertIn('Invalid login or password', out)
+        self.assertNotIn('cramsecret', out)
+
+    def test_failures_and_unroutable_users(self):
+        out = self.route(self.req(password='bad'))
+        self.assertIn('Auth-Status: [AUTHENTICATIONFAILED] Invalid login or password\r\n'
+                      'Auth-Wait: 1\r\n', out)
+        self.assertIn('Auth-Wait: 2\r\n', self.route(self.req(password='bad')))
+        # POP3 wording
+        self.assertIn('Auth-Status: [AUTH] Invalid', self.route(self.req(password='bad', proto='pop3')))
+        # alice's backend is down: a clean answer, no address
+        with open(self.map, 'w') as f:
+            f.write('alice 127.0.0.1:1:1\n')
+        out = self.route(self.req())
+        self.assertIn('Auth-Status: [UNAVAILABLE]', out)
+        self.assertNotIn('Auth-Server', out)
+        # no route map at all
+        self.env.write_config(**{'route-map': ''})
+        self.assertIn('Temporary server problem', self.route(self.req()))
+
+    def test_hostile_requests(self):
+        bad = self.route(b'GET /auth HTTP/1.0\r\nAuth-User: a\r\nAuth-User: b\r\n\r\n')
+        self.assertTrue(bad.startswith('HTTP/1.0 400 Bad Request\r\n'), bad)
+        self.assertTrue(self.route(b'x' * 100000).startswith('HTTP/1.0 400'))
+        self.assertTrue(self.route(bytes(range(256)) * 4).startswith('HTTP/1.0 400'))
+        # cut short: no answer, no hang
+        self.assertEqual(self.route(self.req()[:50]), '')
+        self.assertIn('request cut short', self.env.log())
+        # a request that never ends is dropped after 10 s
+        p = subprocess.Popen([binary('mail-route')], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=self.env.environ(as_user=False))
+        p.stdin.write(b'GET /auth HTTP/1.0\r\n')
+        p.stdin.flush()
+        t0 = time.monotonic()
+        # stdin stays open: mail-route must give up by itself
+        ready, _, _ = select.select([p.stdout], [], [], 30)
+        self.assertTrue(ready)
+        self.assertEqual(p.stdout.read(), b'')
+        p.stdin.close()
+        p.wait(timeout=10)
+        p.stdout.close()
+        p.stderr.close()
+        self.assertLess(time.monotonic() - t0, 15)
+        self.assertIn('request timed out', self.env.log())
 
 
 if __name__ == '__main__':

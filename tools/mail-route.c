@@ -214,8 +214,15 @@ static bool backend_up(const char *addr, unsigned port)
 	return ok;
 }
 
+/* nginx takes a header value up to CRLF with the spaces around it
+ * trimmed: a secret that would not survive that is refused */
 static bool header_safe(const char *s)
 {
+	size_t n = strlen(s);
+
+	if (n == 0 || s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' ||
+	    s[n - 1] == '\t')
+		return false;
 	for (; *s != '\0'; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return false;
@@ -252,9 +259,11 @@ static void answer(const struct auth_http_request *req, struct buf *out)
 	}
 	if (ok < 0) {
 		unsigned n = state_update(req->client_ip, true, req->attempt);
-		long long base = config_int("login-failure-delay");
-		long long wait = (base < 1 ? 1 : base) << (n > 7 ? 6 : n - 1);
+		long long base = config_int("login-failure-delay"), wait;
 
+		/* base, 2 base, 4 base ... at least 1 s, at most WAIT_MAX */
+		base = base < 1 ? 1 : base > WAIT_MAX ? WAIT_MAX : base;
+		wait = base << (n > 7 ? 6 : n - 1);
 		if (wait > WAIT_MAX)
 			wait = WAIT_MAX;
 		log_info("%s login failed for \"%.64s\" (failure %u from "
