@@ -804,6 +804,10 @@ class ProxyTest(unittest.TestCase):
         c.logout()
         self.assertIn(b'INBOX-9', w.spool('b1', 'mover'))
         self.assertEqual(len(before['Maildir'][1]), 2, before)
+        for box in boxes[1:]:
+            self.assertIn(b'$Kept', b' '.join(before[box][1]), box)
+        self.assertIn(b'\\Flagged', b' '.join(before['INBOX'][1]))
+        self.assertIn(b'\\Answered', b' '.join(before['INBOX'][1]))
         # the documented sequence (docs/scaling.md): lock the user out
         # through the map, copy the mailbox files as they are (each
         # format keeps UIDVALIDITY, UIDs and flags inside), switch the
