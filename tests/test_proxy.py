@@ -665,6 +665,8 @@ class ProxyTest(unittest.TestCase):
         keep.select('INBOX')
         # b3's imapd stopped: connection refused
         w.stop_backend('b3', 'imapd')
+        # mail-route trusts a backend it saw up for 2 s (mail-route(8))
+        time.sleep(2.5)
         try:
             c = w.imap('starttls')
             t0 = time.monotonic()
@@ -682,6 +684,7 @@ class ProxyTest(unittest.TestCase):
             w.start_backend('b3', 'imapd')
         # the whole host b3 gone (no answer at all): still a bounded NO
         ip('-n', w.ns('b3'), 'link', 'set', 'eth0', 'down')
+        time.sleep(2.5)
         try:
             p = w.pop('implicit')
             p.user('chris')

@@ -181,9 +181,75 @@ static bool resolve(const char *host, char *out, size_t outsz)
 	return e == 0;
 }
 
+/*
+ * Backends seen up recently, after the failure slots of the same file:
+ * a busy proxy then probes each backend about once per BACKEND_UP_TTL
+ * instead of once per login (every probe costs the backend a process).
+ * A backend seen down is probed again at every login, so it is back in
+ * service as soon as it answers.
+ */
+#define BACKEND_SLOTS	256
+#define BACKEND_UP_TTL	2
+
+struct backend_slot {
+	char key[80];		/* "addr port" */
+	int64_t up_at;
+};
+
+static int backend_state_fd(void)
+{
+	const char *path = config_str("route-state-file");
+
+	if (path[0] == '\0')
+		return -1;
+	return open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+}
+
+static off_t backend_slot_off(const char *key)
+{
+	return (off_t)STATE_SLOTS * (off_t)sizeof(struct state_slot) +
+		(off_t)(ip_hash(key) % BACKEND_SLOTS) *
+		(off_t)sizeof(struct backend_slot);
+}
+
+static bool backend_recently_up(const char *key)
+{
+	struct backend_slot b;
+	int fd = backend_state_fd();
+	bool up = false;
+
+	if (fd < 0)
+		return false;
+	if (flock(fd, LOCK_SH) == 0 &&
+	    pread_full(fd, &b, sizeof b, backend_slot_off(key)) ==
+	    (ssize_t)sizeof b) {
+		b.key[sizeof b.key - 1] = '\0';
+		up = strcmp(b.key, key) == 0 &&
+			(int64_t)time(NULL) - b.up_at < BACKEND_UP_TTL &&
+			(int64_t)time(NULL) >= b.up_at;
+	}
+	close(fd);
+	return up;
+}
+
+static void backend_record(const char *key, bool up)
+{
+	struct backend_slot b;
+	int fd = backend_state_fd();
+
+	if (fd < 0)
+		return;
+	memset(&b, 0, sizeof b);
+	snprintf(b.key, sizeof b.key, "%s", key);
+	b.up_at = up ? (int64_t)time(NULL) : 0;
+	if (flock(fd, LOCK_EX) == 0)
+		(void)pwrite_full(fd, &b, sizeof b, backend_slot_off(key));
+	close(fd);
+}
+
 /* does the backend accept connections? (a down backend gets a clean
  * NO/-ERR from nginx instead of a broken session) */
-static bool backend_up(const char *addr, unsigned port)
+static bool backend_probe(const char *addr, unsigned port)
 {
 	struct addrinfo hints, *res;
 	char serv[8];
@@ -212,6 +278,19 @@ static bool backend_up(const char *addr, unsigned port)
 	}
 	freeaddrinfo(res);
 	return ok;
+}
+
+static bool backend_up(const char *addr, unsigned port)
+{
+	char key[80];
+	bool up;
+
+	snprintf(key, sizeof key, "%s %u", addr, port);
+	if (backend_recently_up(key))
+		return true;
+	up = backend_probe(addr, port);
+	backend_record(key, up);
+	return up;
 }
 
 /* nginx takes a header value up to CRLF with the spaces around it
