@@ -336,8 +336,11 @@ static long long now_ms(void)
 }
 
 /* read exactly n bytes into p before the deadline */
+/* what a health check (connect, close) looks like */
+static const char PROXY_CLOSED_EARLY[] = "closed before sending anything";
+
 static int read_before(int fd, unsigned char *p, size_t n, long long deadline,
-		       const char **error_r)
+		       bool first, const char **error_r)
 {
 	while (n > 0) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
@@ -360,9 +363,11 @@ static int read_before(int fd, unsigned char *p, size_t n, long long deadline,
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			*error_r = "connection closed in the PROXY header";
+			*error_r = r == 0 && first ? PROXY_CLOSED_EARLY :
+				"connection closed in the PROXY header";
 			return -1;
 		}
+		first = false;
 		p += r;
 		n -= (size_t)r;
 	}
@@ -390,7 +395,8 @@ int proxy_read_header(int fd, int timeout_ms, struct proxy_info *pi,
 			*error_r = "PROXY header too long";
 			return -1;
 		}
-		if (read_before(fd, buf + len, want, deadline, error_r) < 0)
+		if (read_before(fd, buf + len, want, deadline, len == 0,
+				error_r) < 0)
 			return -1;
 		len += want;
 		r = proxy_parse(buf, len, pi, error_r);
@@ -414,7 +420,11 @@ int proxy_session_start(int fd, char **host)
 	if (!proxy_peer_trusted(fd, config_str("trusted-proxies")))
 		return 0;
 	if (proxy_read_header(fd, 10000, &pi, &error) < 0) {
-		log_notice("connection from proxy %s dropped: %s", *host, error);
+		if (error == PROXY_CLOSED_EARLY)	/* mail-route's probe */
+			log_debug("proxy %s: %s (health check)", *host, error);
+		else
+			log_notice("connection from proxy %s dropped: %s",
+				   *host, error);
 		return -1;
 	}
 	auth_set_via_proxy(true);

@@ -167,6 +167,13 @@ static void test_proxy_read_exact(void)
 		/* and one that closes half way */
 		close(sv[1]);
 		CHECK_INT(proxy_read_header(sv[0], 200, &pi, &error), -1);
+		CHECK(error != NULL && strstr(error, "in the PROXY header") != NULL);
+		close(sv[0]);
+		/* a probe that connects and closes is told apart (logged quietly) */
+		CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+		close(sv[1]);
+		CHECK_INT(proxy_read_header(sv[0], 200, &pi, &error), -1);
+		CHECK(error != NULL && strstr(error, "before sending anything") != NULL);
 		close(sv[0]);
 	}
 }
