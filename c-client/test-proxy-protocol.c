@@ -164,7 +164,11 @@ static void test_proxy_read_exact(void)
 		CHECK(write_full(sv[1], "PROXY TCP4", 10) == 10);
 		CHECK_INT(proxy_read_header(sv[0], 200, &pi, &error), -1);
 		CHECK(error != NULL && strstr(error, "timeout") != NULL);
-		/* and one that closes half way */
+		close(sv[1]);
+		close(sv[0]);
+		/* one that closes half way */
+		CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+		CHECK(write_full(sv[1], "PROXY TCP4", 10) == 10);
 		close(sv[1]);
 		CHECK_INT(proxy_read_header(sv[0], 200, &pi, &error), -1);
 		CHECK(error != NULL && strstr(error, "in the PROXY header") != NULL);
