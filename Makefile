@@ -139,7 +139,8 @@ install: all
 	for t in $(filter-out $(B)/bin/mlock $(B)/bin/mail-route,$(TOOLS)); do \
 		install -m 755 $$t $(DESTDIR)$(PREFIX)/bin/; done
 	# nginx's auth_http service, a daemon like imapd (mail-route(8))
-	$(if $(wildcard $(B)/bin/mail-route),install -m 755 $(B)/bin/mail-route $(DESTDIR)$(PREFIX)/sbin/mail-route)
+	$(if $(wildcard $(B)/bin/mail-route),install -m 755 $(B)/bin/mail-route $(DESTDIR)$(PREFIX)/sbin/mail-route \
+		&& install -d -m 700 $(DESTDIR)/var/lib/mail-route)
 	# mlock must be setgid mail to create .lock files in the spool (FAQ 7.10)
 	$(if $(wildcard $(B)/bin/mlock),install -m 2755 -g mail $(B)/bin/mlock \
 		$(DESTDIR)$(PREFIX)/sbin/mlock || { install -m 755 $(B)/bin/mlock \
