@@ -160,6 +160,7 @@ def main():
         name = 'load%03d' % i
         tp.USERS[name] = ('pw%03d' % i, 'b%d' % (i % 3 + 1), False)
         names.append(name)
+    args.load_before = os.getloadavg()[0]
     world = tp.World(backend_settings={'plaintext-logins': 'yes'},
                      plain_proxy_port=PLAIN_PROXY_PORT)
     results = []
@@ -206,12 +207,14 @@ def write_doc(results, args):
              '',
              '%d concurrent sessions for %d s over %d users on three backends; '
              'each session: connect, LOGIN, SELECT INBOX, APPEND, UID FETCH '
-             '1:* (FLAGS), LOGOUT. Measured %s on %s (%d CPUs, load average '
-             '%.1f at the end: other builds were running, so read the ratios, '
-             'not the absolute numbers).'
+             '1:* (FLAGS), LOGOUT; the load generator, nginx, mail-route and '
+             'the backends share one machine. Measured once, %s, on %s (%d CPUs; '
+             'load average %.1f before the run, from other work on the machine, '
+             'and %.1f at its end), so read the ratios between the rows, not '
+             'the absolute numbers.'
              % (args.sessions, args.seconds, args.users,
                 time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
-                platform.platform(), os.cpu_count(), load[0]),
+                platform.platform(), os.cpu_count(), args.load_before, load[0]),
              '',
              '| path | sessions | sessions/s | p50 ms | p95 ms | p99 ms | errors | lost | misrouted |',
              '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
