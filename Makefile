@@ -143,9 +143,11 @@ SYSCONFDIR ?= /etc
 INSTALL_SETGID ?= yes
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 MANDIR = $(PREFIX)/share/man
+# mail-route is nginx's auth_http service, a daemon like imapd (mail-route(8))
 INST_SBIN := $(if $(IMAPD_SRC),imapd) $(if $(POP_SRC),ipop3d) \
-	$(if $(filter tools/mlock.c,$(TOOL_SRC)),mlock)
-INST_BIN := $(filter-out mlock,$(patsubst tools/%.c,%,$(TOOL_SRC)))
+	$(if $(filter tools/mlock.c,$(TOOL_SRC)),mlock) \
+	$(if $(filter tools/mail-route.c,$(TOOL_SRC)),mail-route)
+INST_BIN := $(filter-out mlock mail-route,$(patsubst tools/%.c,%,$(TOOL_SRC)))
 INST_MAN := $(wildcard docs/man/*.[18])
 # docs/inetd/SOURCE:INSTALLED-NAME
 INST_UNITS := imapd.socket:imapd.socket imapd@.service:imapd@.service \
@@ -181,6 +183,8 @@ install: all
 		$(DESTDIR)$(SYSTEMDUNITDIR)
 	for p in $(filter-out mlock,$(INST_SBIN)); do \
 		install -m 755 $(B)/bin/$$p $(DESTDIR)$(PREFIX)/sbin/$$p; done
+	# mail-route's default route-state-file lives here
+	install -d -m 700 $(DESTDIR)/var/lib/mail-route
 	for p in $(INST_BIN); do \
 		install -m 755 $(B)/bin/$$p $(DESTDIR)$(PREFIX)/bin/$$p; done
 	# mlock must be setgid mail to create .lock files in the spool (FAQ 7.10);

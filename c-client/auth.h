@@ -28,6 +28,9 @@ void auth_user_free(struct auth_user *u);
 /* Is a plaintext password (LOGIN, USER/PASS, AUTH PLAIN/LOGIN) allowed on
  * this connection? (plaintext-logins: yes / tls-only / no) */
 bool auth_plaintext_allowed(bool tls_active);
+/* this connection comes through a trusted proxy that ended TLS itself
+ * (proxy-protocol.c): plaintext logins are allowed on it */
+void auth_set_via_proxy(bool on);
 /* Is anonymous login on (anonymous-file exists)? */
 bool auth_anonymous_allowed(void);
 /* Does the CRAM-MD5 database exist and pass its ownership/mode checks? */
@@ -39,6 +42,17 @@ bool auth_cram_available(void);
 int auth_password(enum auth_service svc, const char *user,
 		  const char *pass, const char *rhost,
 		  struct auth_user *u, const char **error_r);
+
+/* CRAM-MD5 (RFC 2195) checked against a challenge someone else sent
+ * (nginx's Auth-Salt): digest = hex HMAC-MD5(secret, challenge). On
+ * success *secret_r (if not NULL) gets the malloc'd plaintext secret. */
+int auth_cram(const char *user, const char *challenge, const char *digest_hex,
+	      struct auth_user *u, char **secret_r, const char **error_r);
+
+/* the CRAM-MD5 database secret of user (malloc'd, or NULL): mail-route
+ * hands it to nginx, which must log in to the backend in plaintext
+ * after an APOP or CRAM-MD5 login */
+char *auth_cram_secret(const char *user);
 
 /* APOP (RFC 1939): digest = hex MD5(timestamp + secret) */
 int auth_apop(const char *user, const char *timestamp, const char *digest_hex,

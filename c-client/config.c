@@ -101,6 +101,16 @@ static const struct config_key keys[] = {
 	{ "nul-to-0x80", C_BOOL, "no",
 	  "send NUL bytes in message text as 0x80 for clients that choke on them (FAQ 7.34)" },
 
+	/* many backends behind a proxy (docs/scaling.md) */
+	{ "trusted-proxies", C_STR, "",
+	  "networks (CIDR, spaces or commas) whose connections start with a PROXY protocol header and may log in in plaintext" },
+	{ "route-map", C_STR, "",
+	  "user-to-backend map (\"user host[:imap-port[:pop3-port]]\" lines) read by mail-route; when set, imapd refers users of other backends (LOGIN-REFERRALS)" },
+	{ "server-name", C_STR, "",
+	  "this backend's host name as the route map writes it (referrals)" },
+	{ "route-state-file", C_STR, "/var/lib/mail-route/failures",
+	  "mail-route's record of recent login failures per client address (growing Auth-Wait)" },
+
 	/* TLS */
 	{ "imapd-tls-cert", C_STR, "/etc/ssl/certs/imapd.pem", "imapd certificate (FAQ 7.28)" },
 	{ "imapd-tls-key", C_STR, "/etc/ssl/private/imapd.pem", "imapd private key" },

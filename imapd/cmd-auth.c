@@ -43,6 +43,8 @@ void imapd_capability_auth(struct client *c, struct buf *out)
 	buf_release(&mechs);
 	if (!auth_plaintext_allowed(c->tls))
 		buf_puts(out, " LOGINDISABLED");
+	if (imapd_referrals_enabled())
+		buf_puts(out, " LOGIN-REFERRALS");
 }
 
 void cmd_capability(struct client *c, struct imap_arg *args)
@@ -96,8 +98,11 @@ void cmd_id(struct client *c, struct imap_arg *args)
 		client_bad(c, "Too many ID parameters");
 		return;
 	}
+	/* x-client-address: the peer, or the client a trusted proxy named
+	 * (proxy-protocol.h); numeric, so safe inside a quoted string */
 	client_untagged(c, "ID (\"name\" \"imapd\" \"vendor\" \"c-client\" "
-			"\"support-url\" \"https://example.invalid/\")");
+			"\"support-url\" \"https://example.invalid/\" "
+			"\"x-client-address\" \"%s\")", c->host);
 	client_ok(c, "ID completed");
 }
 
@@ -203,6 +208,10 @@ void client_login_done(struct client *c, struct auth_user *u, const char *how)
 {
 	struct buf caps;
 
+	if (imapd_login_referral(c, u)) {
+		auth_user_free(u);
+		return;
+	}
 	if (geteuid() != 0 && u->uid != geteuid()) {
 		/* started as an ordinary user (e.g. the -l listener of a
 		 * non-root run-demo): nobody else can ever be served */

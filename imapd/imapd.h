@@ -140,6 +140,10 @@ cmd_func cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable,
 struct auth_user;
 void client_login_done(struct client *c, struct auth_user *u,
 		       const char *how);
+/* referral.c: LOGIN-REFERRALS (RFC 2221) from the route map; true when
+ * the user belongs on another backend and was sent NO [REFERRAL] */
+bool imapd_referrals_enabled(void);
+bool imapd_login_referral(struct client *c, const struct auth_user *u);
 /* alert file as "* OK [ALERT] ..." (FAQ 4.2) */
 void client_send_alert(struct client *c);
 

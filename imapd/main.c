@@ -21,6 +21,7 @@
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "proxy-protocol.h"
 #include "tls.h"
 #include "imapd.h"
 
@@ -47,6 +48,11 @@ static void imapd_session(int in_fd, int out_fd)
 	host = listener_peer_name(in_fd);
 	c.host = xstrdup(host != NULL ? host : "unknown");
 	log_set_host(c.host);
+	/* behind nginx: the real client's address (proxy-protocol.h) */
+	if (proxy_session_start(in_fd, &c.host) < 0) {
+		xfree(&c.host);
+		return;
+	}
 	c.ios = ios_new(in_fd, out_fd);
 	ios_set_timeout(c.ios, (unsigned)config_int("imap-autologout"));
 	c.state = STATE_NOTAUTH;

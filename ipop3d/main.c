@@ -21,6 +21,7 @@
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "proxy-protocol.h"
 #include "tls.h"
 #include "pop3.h"
 
@@ -36,12 +37,15 @@ static void usage(void)
 /* one connection on fd (in_fd == out_fd for sockets) */
 static void serve(int in_fd, int out_fd)
 {
-	const char *rhost = listener_peer_name(in_fd);
+	char *rhost = xstrdup(listener_peer_name(in_fd));
 	bool implicit = opt_implicit_tls ||
 		tls_implicit_port(in_fd, TLS_SERVICE_POP);
 
 	log_set_host(rhost);
-	pop3_session_run(in_fd, out_fd, rhost, implicit);
+	/* behind nginx: the real client's address (proxy-protocol.h) */
+	if (proxy_session_start(in_fd, &rhost) == 0)
+		pop3_session_run(in_fd, out_fd, rhost, implicit);
+	free(rhost);
 }
 
 static void serve_conn(int fd, void *ctx ATTR_UNUSED)
