@@ -92,8 +92,7 @@ void cmd_store(struct client *c, struct imap_arg *args)
 		keywords |= (uint64_t)1 << idx;
 	}
 	/* a new keyword: announce FLAGS before the FETCH responses */
-	if (c->mb->nkeywords != c->nkeywords)
-		client_send_flags(c);
+	client_announce_keywords(c);
 	buf_init(&out, 0);
 	for (i = 0; i < n; i++) {
 		if (mail_store(c->mb, seqs[i], op, flags, keywords) < 0) {
