@@ -513,7 +513,8 @@ static bool load_text(struct client *c, struct fetch_ctx *f, uint32_t seq,
  * we still hold (UID, flags, dates, size, a cached envelope or body
  * structure) and NIL for the text, and the command ends OK
  * [EXPUNGEISSUED]; the EXPUNGE follows at the next point RFC 3501 7.4.1
- * allows it. Items that cannot be NIL (BINARY.SIZE) are left out. */
+ * allows it. Items whose syntax has no NIL (ENVELOPE, BODY,
+ * BODYSTRUCTURE not cached, BINARY.SIZE) are left out. */
 static void fetch_gone(struct client *c, struct fetch_ctx *f, uint32_t seq,
 		       struct buf *scratch)
 {
@@ -527,7 +528,7 @@ static void fetch_gone(struct client *c, struct fetch_ctx *f, uint32_t seq,
 	ios_printf(c->ios, "* %u FETCH (", seq);
 	for (i = 0; i < f->n; i++) {
 		const struct fetch_item *it = &f->items[i];
-		const char *cached = NULL;
+		const char *cached;
 
 		buf_reset(scratch);
 		switch (it->type) {
@@ -548,19 +549,19 @@ static void fetch_gone(struct client *c, struct fetch_ctx *f, uint32_t seq,
 				   (unsigned long long)m->size);
 			break;
 		case F_ENVELOPE:
-			cached = env;
-			buf_printf(scratch, "ENVELOPE %s",
-				   cached != NULL ? cached : "NIL");
+			if ((cached = env) == NULL)
+				continue;
+			buf_printf(scratch, "ENVELOPE %s", cached);
 			break;
 		case F_BODY:
-			cached = body;
-			buf_printf(scratch, "BODY %s",
-				   cached != NULL ? cached : "NIL");
+			if ((cached = body) == NULL)
+				continue;
+			buf_printf(scratch, "BODY %s", cached);
 			break;
 		case F_BODYSTRUCTURE:
-			cached = bs;
-			buf_printf(scratch, "BODYSTRUCTURE %s",
-				   cached != NULL ? cached : "NIL");
+			if ((cached = bs) == NULL)
+				continue;
+			buf_printf(scratch, "BODYSTRUCTURE %s", cached);
 			break;
 		case F_RFC822:
 			buf_puts(scratch, "RFC822 NIL");

@@ -209,7 +209,8 @@ class ExpungeIssued:
                 self.assertIn(b'Body of message %d.' % n, fetched[n])
         if gone:
             self.assertTrue(t.startswith(b'OK [EXPUNGEISSUED]'), t)
-            self.assertIn(b'ENVELOPE NIL', fetched[3])
+            # ENVELOPE has no NIL form: left out when not known
+            self.assertNotIn(b'ENVELOPE', fetched[3])
         # the EXPUNGE comes at the next point it is allowed
         u, t = self.ok(a, 'NOOP')
         self.assertEqual([x for x in u if b'EXPUNGE' in x],
