@@ -337,6 +337,11 @@ class TestLineLimits(Case):
         kws = ' '.join('kw%d' % i for i in range(10000))
         u, t = self.bounded(s, 'STORE 1 +FLAGS (%s)' % kws)
         self.assertTrue(t.startswith(b'NO [LIMIT]'), t)
+        # refused before any keyword was made: the table is not used up
+        self.assertFalse(any(b'kw0' in x for x in u), u)
+        u, t = self.ok(s, 'STORE 1 +FLAGS (kwone)')
+        self.assertIn(b'kwone', b''.join(u))
+        self.assertNotIn(b'kw0', b''.join(u))
         self.ok(s, 'NOOP')
 
     def pre_login_flood(self, payload, count):
