@@ -38,6 +38,7 @@ IMAPUSER=${IMAPUSER:-ccimaptest}
 PASS=imaptest-$$-secret
 OUT=${OUT:-$TOP/bench/imaptest-out}
 RUN=$(mktemp -d /tmp/imaptest-run.XXXXXX)
+chmod 755 "$RUN"	# the user's sessions reach the lock directory inside
 mkdir -p "$OUT"
 # Debian's dovecot-dev imaptest links Dovecot's private libraries
 [ -d /usr/lib/dovecot ] && export LD_LIBRARY_PATH=/usr/lib/dovecot${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
