@@ -538,6 +538,13 @@ enum read_result { READ_COMMAND, READ_SKIPPED, READ_END };
 /* enough of an over-long line to find its tag in */
 #define TAG_KEEP		128
 
+/* would have + more bytes exceed max? (have may already be a little
+ * past it: the "{N}" of a literal is added after the check) */
+static bool cmd_over(size_t have, uint64_t more, size_t max)
+{
+	return have > max || more > max - have;
+}
+
 static enum read_result client_read_command(struct client *c, struct buf *cmd)
 {
 	size_t max_line = (size_t)config_int("max-line-length");
@@ -581,7 +588,7 @@ static enum read_result client_read_command(struct client *c, struct buf *cmd)
 			break;
 		}
 		nlines++;
-		if (line.len > max_cmd - cmd->len)
+		if (cmd_over(cmd->len, line.len, max_cmd))
 			toobig = true;
 		if (!line_literal(&line, &n, &sync, &binary, &start)) {
 			if (!toobig && !buf_append(cmd, line.data, line.len))
@@ -591,7 +598,7 @@ static enum read_result client_read_command(struct client *c, struct buf *cmd)
 		if (!toobig && !buf_append(cmd, line.data, start))
 			toobig = true;
 		if (toobig || n > max_lit - lit_total || nlines > 10000 ||
-		    n > max_cmd - cmd->len) {
+		    cmd_over(cmd->len, n, max_cmd)) {
 			toobig = true;
 			if (sync) {
 				/* refused before the client sends it; the

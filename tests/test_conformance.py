@@ -380,6 +380,16 @@ class TestLineLimits(Case):
         grown = self.pre_login_flood(line, 1)
         self.assertLess(grown, 16 * 1024, grown)
 
+    def test_pre_login_command_cap_at_the_edge(self):
+        # lines that bring the command to just past the cap by the
+        # "{0}" of their literals must not lift the cap for later lines
+        line1 = b'x%d LOGIN ' + b'a' * (65536 - 14) + b' {0+}\r\n'
+        assert len(line1 % 0) == 65536 + 2
+        line2 = b' ' + b'b' * (9999 - 6) + b' {0+}\r\n'
+        chunk = b' ' + b'c' * 60000 + b' {0+}\r\n'
+        grown = self.pre_login_flood(line1 + line2 + chunk * 400 + b'\r\n', 1)
+        self.assertLess(grown, 16 * 1024, grown)
+
     def test_pre_login_literal_capped(self):
         s = self.env.imap(login=True)
         s.send(b'l1 LOGIN alice {12000}\r\n')
