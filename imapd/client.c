@@ -427,9 +427,25 @@ bool client_parse_set(struct client *c, const char *s, bool uid,
 
 /* ---- reading commands ---- */
 
+/* Before login only LOGIN and AUTHENTICATE have arguments worth the
+ * name, and they are short: an anonymous peer must not make us hold
+ * megabytes (UW: 64 KB line, 10,000-byte literal). The whole command,
+ * lines and literals, is held to PREAUTH_MAX_COMMAND, so "{0+}" literals
+ * cannot join lines into a long one. */
+#define PREAUTH_MAX_LINE	65536
+#define PREAUTH_MAX_LITERAL	10000
+#define PREAUTH_MAX_COMMAND	(PREAUTH_MAX_LINE + PREAUTH_MAX_LITERAL)
+/* enough of an over-long line to find its tag in */
+#define TAG_KEEP		128
+
 enum ios_status client_read_line_status(struct client *c, struct buf *line)
 {
-	return ios_getline(c->ios, line, (size_t)config_int("max-line-length"));
+	size_t max = (size_t)config_int("max-line-length");
+
+	/* AUTHENTICATE's continuation lines come before login */
+	if (c->state == STATE_NOTAUTH && max > PREAUTH_MAX_LINE)
+		max = PREAUTH_MAX_LINE;
+	return ios_getline(c->ios, line, max);
 }
 
 static void client_input_end_what(struct client *c, enum ios_status st,
@@ -527,16 +543,6 @@ static void command_tag(const struct buf *cmd, struct buf *tag)
 
 enum read_result { READ_COMMAND, READ_SKIPPED, READ_END };
 
-/* Before login only LOGIN and AUTHENTICATE have arguments worth the
- * name, and they are short: an anonymous peer must not make us hold
- * megabytes (UW: 64 KB line, 10,000-byte literal). The whole command,
- * lines and literals, is held to PREAUTH_MAX_COMMAND, so "{0+}" literals
- * cannot join lines into a long one. */
-#define PREAUTH_MAX_LINE	65536
-#define PREAUTH_MAX_LITERAL	10000
-#define PREAUTH_MAX_COMMAND	(PREAUTH_MAX_LINE + PREAUTH_MAX_LITERAL)
-/* enough of an over-long line to find its tag in */
-#define TAG_KEEP		128
 
 /* would have + more bytes exceed max? (have may already be a little
  * past it: the "{N}" of a literal is added after the check) */

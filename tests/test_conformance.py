@@ -211,6 +211,11 @@ class ExpungeIssued:
             self.assertTrue(t.startswith(b'OK [EXPUNGEISSUED]'), t)
             # ENVELOPE has no NIL form: left out when not known
             self.assertNotIn(b'ENVELOPE', fetched[3])
+            u, t = self.ok(a, 'FETCH 3 (INTERNALDATE RFC822.SIZE BINARY.SIZE[1] '
+                              'BODY.PEEK[]<0.10> RFC822.HEADER BODYSTRUCTURE FLAGS)')
+            self.assertTrue(t.startswith(b'OK [EXPUNGEISSUED]'), t)
+            self.assertRegex(u[0], rb'^\* 3 FETCH \(INTERNALDATE "[^"]+" RFC822.SIZE \d+ '
+                             rb'BODY\[\]<0> NIL RFC822.HEADER NIL FLAGS \(\\Recent\)\)$')
         # the EXPUNGE comes at the next point it is allowed
         u, t = self.ok(a, 'NOOP')
         self.assertEqual([x for x in u if b'EXPUNGE' in x],
@@ -389,6 +394,21 @@ class TestLineLimits(Case):
         chunk = b' ' + b'c' * 60000 + b' {0+}\r\n'
         grown = self.pre_login_flood(line1 + line2 + chunk * 400 + b'\r\n', 1)
         self.assertLess(grown, 16 * 1024, grown)
+
+    def test_pre_login_sasl_line_small(self):
+        # an AUTHENTICATE continuation line is held to the pre-login limit
+        s = self.env.imap(login=True)
+        pid = s.proc.pid
+        self.ok(s, 'NOOP')
+        base = vm_hwm_kb(pid)
+        s.send(b'au AUTHENTICATE PLAIN\r\n')
+        self.assertTrue(s.readline().startswith(b'+'))
+        s.send(b'A' * (7 << 20) + b'\r\n')
+        u, t = s.collect('au')
+        self.assertRegex(t, rb'^(BAD|NO) ', t)
+        self.ok(s, 'NOOP')
+        grown = vm_hwm_kb(pid) - base
+        self.assertLess(grown, 4 * 1024, grown)
 
     def test_pre_login_literal_capped(self):
         s = self.env.imap(login=True)
