@@ -35,7 +35,7 @@ CLIENTS=${CLIENTS:-10 50}
 SECS=${SECS:-60}
 STRESS_MBOX=${STRESS_MBOX:-$TOP/tests/data/imapd/corpus.mbox}
 IMAPUSER=${IMAPUSER:-ccimaptest}
-PASS=imaptest-$$-secret
+PASS=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')	# new every run
 OUT=${OUT:-$TOP/bench/imaptest-out}
 RUN=$(mktemp -d /tmp/imaptest-run.XXXXXX)
 chmod 755 "$RUN"	# the user's sessions reach the lock directory inside
