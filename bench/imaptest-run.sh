@@ -181,10 +181,13 @@ for fmt in $FORMATS; do
 		# Totals: a header of command names, two lines of percentages,
 		# then the count of each command in the whole run
 		totals=$(grep -A4 '^Totals:' "$slog" | tail -1 | tr -s ' ')
-		sum=0
-		for v in $totals; do sum=$((sum + v)); done
+		sum=0 logins=
+		for v in $totals; do
+			sum=$((sum + v))
+			logins=${logins:-$v}	# the first column is Logi
+		done
 		echo "stress $fmt clients=$n secs=$SECS: errors=$errors" \
-			"commands=$sum ($((sum / SECS))/s) logins=${totals%% *}"
+			"commands=$sum ($((sum / SECS))/s) logins=$logins"
 	done
 	stop_xinetd
 done
