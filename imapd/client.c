@@ -7,8 +7,9 @@
  * SECURITY: this is the code that runs on unauthenticated network input.
  * A command is at most max-line-length per line and max-literal-size of
  * literals in total; before login at most 64 KB per line, 10,000 bytes
- * of literals and 74 KB in all. An over-long line is skipped without
- * being stored and answered BAD with its tag; a synchronizing literal that is too large is refused
+ * of literals and 75,536 bytes in all (AUTHENTICATE's lines too). An
+ * over-long line is skipped without being stored and answered BAD with
+ * its tag; a synchronizing literal that is too large is refused
  * before the client sends it; a too-large non-synchronizing literal is
  * skipped (bounded by a hard limit, past which the session ends).
  * Commands are answered strictly in the order received, and buffered
@@ -542,7 +543,6 @@ static void command_tag(const struct buf *cmd, struct buf *tag)
 }
 
 enum read_result { READ_COMMAND, READ_SKIPPED, READ_END };
-
 
 /* would have + more bytes exceed max? (have may already be a little
  * past it: the "{N}" of a literal is added after the check) */

@@ -514,7 +514,8 @@ static bool load_text(struct client *c, struct fetch_ctx *f, uint32_t seq,
  * structure) and NIL for the text, and the command ends OK
  * [EXPUNGEISSUED]; the EXPUNGE follows at the next point RFC 3501 7.4.1
  * allows it. Items whose syntax has no NIL (ENVELOPE, BODY,
- * BODYSTRUCTURE not cached, BINARY.SIZE) are left out. */
+ * BODYSTRUCTURE not cached, BINARY.SIZE) are left out; if that leaves
+ * nothing, the UID stands in. */
 static void fetch_gone(struct client *c, struct fetch_ctx *f, uint32_t seq,
 		       struct buf *scratch)
 {
@@ -528,7 +529,6 @@ static void fetch_gone(struct client *c, struct fetch_ctx *f, uint32_t seq,
 	ios_printf(c->ios, "* %u FETCH (", seq);
 	for (i = 0; i < f->n; i++) {
 		const struct fetch_item *it = &f->items[i];
-		const char *cached;
 
 		buf_reset(scratch);
 		switch (it->type) {
@@ -549,19 +549,19 @@ static void fetch_gone(struct client *c, struct fetch_ctx *f, uint32_t seq,
 				   (unsigned long long)m->size);
 			break;
 		case F_ENVELOPE:
-			if ((cached = env) == NULL)
+			if (env == NULL)
 				continue;
-			buf_printf(scratch, "ENVELOPE %s", cached);
+			buf_printf(scratch, "ENVELOPE %s", env);
 			break;
 		case F_BODY:
-			if ((cached = body) == NULL)
+			if (body == NULL)
 				continue;
-			buf_printf(scratch, "BODY %s", cached);
+			buf_printf(scratch, "BODY %s", body);
 			break;
 		case F_BODYSTRUCTURE:
-			if ((cached = bs) == NULL)
+			if (bs == NULL)
 				continue;
-			buf_printf(scratch, "BODYSTRUCTURE %s", cached);
+			buf_printf(scratch, "BODYSTRUCTURE %s", bs);
 			break;
 		case F_RFC822:
 			buf_puts(scratch, "RFC822 NIL");
@@ -588,6 +588,9 @@ static void fetch_gone(struct client *c, struct fetch_ctx *f, uint32_t seq,
 		first = false;
 		ios_write(c->ios, scratch->data, scratch->len);
 	}
+	/* a FETCH response names at least one item: the UID we know */
+	if (first)
+		ios_printf(c->ios, "UID %u", m->uid);
 	ios_puts(c->ios, ")\r\n");
 	f->gone = true;
 }

@@ -216,6 +216,9 @@ class ExpungeIssued:
             self.assertTrue(t.startswith(b'OK [EXPUNGEISSUED]'), t)
             self.assertRegex(u[0], rb'^\* 3 FETCH \(INTERNALDATE "[^"]+" RFC822.SIZE \d+ '
                              rb'BODY\[\]<0> NIL RFC822.HEADER NIL FLAGS \(\\Recent\)\)$')
+            # nothing left to say but the UID
+            u, t = self.ok(a, 'FETCH 3 (ENVELOPE BINARY.SIZE[1])')
+            self.assertEqual(u, [b'* 3 FETCH (UID 3)'])
         # the EXPUNGE comes at the next point it is allowed
         u, t = self.ok(a, 'NOOP')
         self.assertEqual([x for x in u if b'EXPUNGE' in x],
