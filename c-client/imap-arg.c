@@ -48,41 +48,51 @@ static bool is_atom_special(char c)
 static bool parse_list(struct parser *p, struct imap_arg **out, unsigned depth,
 		       bool top);
 
+/* Two passes: validate and measure, then copy into a string of its real
+ * size (one allocation of the whole rest of the command per quoted
+ * string let a 64 KB line of "" "" ... take hundreds of MB) */
 static bool parse_quoted(struct parser *p, struct imap_arg *arg)
 {
-	char *copy = xmalloc(p->len - p->pos + 1);
-	size_t n = 0;
+	size_t pos = p->pos + 1, n = 0, i;
+	char *copy;
 
-	track(p->a, copy);
-	p->pos++;		/* opening quote */
-	while (p->pos < p->len) {
-		char c = p->buf[p->pos];
-		if (c == '"') {
-			p->pos++;
-			copy[n] = '\0';
-			arg->type = IMAP_ARG_QUOTED;
-			arg->str = copy;
-			arg->len = n;
-			return true;
+	for (;; pos++, n++) {
+		if (pos >= p->len) {
+			p->error = "Unterminated quoted string";
+			return false;
 		}
+		char c = p->buf[pos];
+		if (c == '"')
+			break;
 		if (c == '\\') {
-			if (p->pos + 1 >= p->len)
-				break;
-			c = p->buf[p->pos + 1];
+			if (pos + 1 >= p->len) {
+				p->error = "Unterminated quoted string";
+				return false;
+			}
+			c = p->buf[pos + 1];
 			if (c != '"' && c != '\\') {
 				p->error = "Invalid escape in quoted string";
 				return false;
 			}
-			p->pos++;
+			pos++;
 		} else if (c == '\r' || c == '\n' || c == '\0') {
 			p->error = "Invalid character in quoted string";
 			return false;
 		}
-		copy[n++] = c;
-		p->pos++;
 	}
-	p->error = "Unterminated quoted string";
-	return false;
+	copy = xmalloc(n + 1);
+	track(p->a, copy);
+	for (pos = p->pos + 1, i = 0; i < n; i++, pos++) {
+		if (p->buf[pos] == '\\')
+			pos++;
+		copy[i] = p->buf[pos];
+	}
+	copy[n] = '\0';
+	p->pos = pos + 1;	/* past the closing quote */
+	arg->type = IMAP_ARG_QUOTED;
+	arg->str = copy;
+	arg->len = n;
+	return true;
 }
 
 static bool parse_literal(struct parser *p, struct imap_arg *arg, bool lit8)
@@ -131,15 +141,37 @@ static bool parse_literal(struct parser *p, struct imap_arg *arg, bool lit8)
 	return true;
 }
 
+/* Does an atom that begins buf[0..len) open a fetch section at its '['?
+ * Only BODY[...] and BINARY[...] (and their .PEEK/.SIZE forms) take a
+ * section whose spaces and parentheses belong to the atom; anywhere else
+ * '[' and ']' are plain ASTRING-CHARs (RFC 3501 9: resp-specials), as in
+ * a mailbox named "a[b". */
+static bool section_prefix(const char *buf, size_t len)
+{
+	static const char *const names[] = {
+		"BODY", "BODY.PEEK", "BINARY", "BINARY.PEEK", "BINARY.SIZE",
+	};
+	size_t i;
+
+	for (i = 0; i < N_ELEMENTS(names); i++)
+		if (strlen(names[i]) == len &&
+		    ascii_strncasecmp(buf, names[i], len) == 0)
+			return true;
+	return false;
+}
+
 static bool parse_atom(struct parser *p, struct imap_arg *arg)
 {
 	size_t start = p->pos;
 	unsigned brackets = 0;
+	bool section = false;
 	char *copy;
 
 	while (p->pos < p->len) {
 		char c = p->buf[p->pos];
-		if (c == '[') {
+		if (c == '[' && (section || brackets > 0 ||
+				 section_prefix(p->buf + start, p->pos - start))) {
+			section = true;
 			brackets++;
 		} else if (c == ']' && brackets > 0) {
 			brackets--;

@@ -8,9 +8,11 @@
  * buffer. Nesting is bounded (IMAP_ARG_MAX_DEPTH) and so is the number of
  * arguments (IMAP_ARG_MAX_COUNT): hostile input gets a parse error.
  *
- * An atom that contains '[' extends to the matching ']' (spaces and
- * parentheses inside are part of it) and may continue after it, so
- * "BODY.PEEK[HEADER.FIELDS (FROM TO)]<0.100>" is one atom.
+ * An atom BODY, BODY.PEEK, BINARY, BINARY.PEEK or BINARY.SIZE followed by
+ * '[' extends to the matching ']' (spaces and parentheses inside are
+ * part of it) and may continue after it, so
+ * "BODY.PEEK[HEADER.FIELDS (FROM TO)]<0.100>" is one atom. In any other
+ * atom '[' and ']' are ordinary characters (mailbox "a[b").
  */
 #ifndef CC_IMAP_ARG_H
 #define CC_IMAP_ARG_H

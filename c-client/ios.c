@@ -266,6 +266,24 @@ static enum ios_status discard_line(struct ios *s)
 
 enum ios_status ios_getline(struct ios *s, struct buf *line, size_t max)
 {
+	return ios_getline_keep(s, line, max, 0);
+}
+
+/* keep at most the first keep bytes of a line found too long */
+static void toolong_keep(struct buf *line, const unsigned char *p,
+			 size_t take, size_t keep)
+{
+	if (line->len > keep)
+		buf_truncate(line, keep);
+	else if (line->len < keep) {
+		size_t more = keep - line->len;
+		(void)buf_append(line, p, take < more ? take : more);
+	}
+}
+
+enum ios_status ios_getline_keep(struct ios *s, struct buf *line, size_t max,
+				 size_t keep)
+{
 	/* room for max bytes plus a CR that may turn out to precede the LF */
 	size_t limit = max < SIZE_MAX ? max + 1 : max;
 
@@ -278,7 +296,7 @@ enum ios_status ios_getline(struct ios *s, struct buf *line, size_t max)
 
 		if (take > limit - line->len ||
 		    !buf_append(line, p, take)) {
-			buf_reset(line);
+			toolong_keep(line, p, take, keep);
 			return discard_line(s);
 		}
 		s->rpos += take;
@@ -287,7 +305,7 @@ enum ios_status ios_getline(struct ios *s, struct buf *line, size_t max)
 			if (line->len > 0 && line->data[line->len - 1] == '\r')
 				buf_truncate(line, line->len - 1);
 			if (line->len > max) {
-				buf_reset(line);
+				toolong_keep(line, p, 0, keep);
 				return IOS_TOOLONG;
 			}
 			return IOS_OK;

@@ -52,6 +52,10 @@ void ios_set_timeout(struct ios *s, unsigned seconds);
  * A line longer than max bytes: the rest of the line is skipped (bounded
  * by discarding, never stored) and IOS_TOOLONG is returned. */
 enum ios_status ios_getline(struct ios *s, struct buf *line, size_t max);
+/* The same, but on IOS_TOOLONG line keeps the line's first keep bytes
+ * (for the tag of an over-long command). */
+enum ios_status ios_getline_keep(struct ios *s, struct buf *line, size_t max,
+				 size_t keep);
 /* Append exactly n bytes to out (bounded by out->max: IOS_TOOLONG). */
 enum ios_status ios_read_exact(struct ios *s, struct buf *out, size_t n);
 /* Discard exactly n input bytes (e.g. an oversized literal). */

@@ -969,9 +969,10 @@ int mail_delete(const char *name, const char **error_r)
 	} else if (lstat(mp.path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		ret = rmdir(mp.path);
 		if (ret < 0)
-			*error_r = errno == ENOTEMPTY ?
-				"Directory has inferior mailboxes" :
-				"Cannot delete directory";
+			*error_r = errno == ENOTEMPTY || errno == EEXIST ?
+				"[CANNOT] Mailbox has inferior mailboxes; "
+				"delete them first" :
+				"[CANNOT] Cannot delete directory";
 	} else {
 		*error_r = "Mailbox does not exist";
 		ret = -1;

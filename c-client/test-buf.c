@@ -60,6 +60,31 @@ static void test_args_basic(void)
 	CHECK(a == NULL);
 }
 
+/* '[' and ']' are ASTRING-CHARs; only fetch sections group by brackets */
+static void test_args_brackets(void)
+{
+	const char *err = NULL;
+	const char *in = "!#$&'+,-.0123456789:;<=>?@^_`|[} a]b x[y "
+			 "(binary.peek[1] Body.Peek[HEADER.FIELDS (A)] c[d)";
+	struct imap_args *a = imap_args_parse(in, strlen(in), &err);
+	struct imap_arg *arg;
+
+	CHECK(a != NULL);
+	if (a == NULL)
+		return;
+	arg = imap_args_get(a);
+	CHECK_INT(imap_arg_count(arg), 4);
+	CHECK_STR(arg[0].str, "!#$&'+,-.0123456789:;<=>?@^_`|[}");
+	CHECK_STR(arg[1].str, "a]b");
+	CHECK_STR(arg[2].str, "x[y");
+	CHECK(arg[3].type == IMAP_ARG_LIST);
+	CHECK_INT(imap_arg_count(arg[3].list), 3);
+	CHECK_STR(arg[3].list[0].str, "binary.peek[1]");
+	CHECK_STR(arg[3].list[1].str, "Body.Peek[HEADER.FIELDS (A)]");
+	CHECK_STR(arg[3].list[2].str, "c[d");
+	imap_args_free(&a);
+}
+
 static void test_args_hostile(void)
 {
 	const char *err;
@@ -85,6 +110,7 @@ int main(int argc, char **argv)
 		TEST(test_buf_large),
 		TEST(test_args_basic),
 		TEST(test_args_hostile),
+		TEST(test_args_brackets),
 	};
 	return test_run(argc, argv, tests, N_ELEMENTS(tests));
 }

@@ -107,6 +107,23 @@ static void test_ios_getline_toolong(void)
 	buf_release(&line);
 }
 
+static void test_ios_getline_keep(void)
+{
+	static const char in[] = "a1 NOOP xxxxxxxxxxxxxxxxxxxx\r\nb2 OK\r\n";
+	struct pipe_ios p;
+	struct buf line;
+
+	/* an over-long line keeps its head (the tag), the rest is skipped */
+	buf_init(&line, 0);
+	pio_open(&p, in, sizeof in - 1);
+	CHECK_INT(ios_getline_keep(p.s, &line, 10, 4), IOS_TOOLONG);
+	CHECK_STR(buf_cstr(&line), "a1 N");
+	CHECK_INT(ios_getline_keep(p.s, &line, 10, 4), IOS_OK);
+	CHECK_STR(buf_cstr(&line), "b2 OK");
+	pio_close(&p);
+	buf_release(&line);
+}
+
 static void test_ios_getline_bufmax(void)
 {
 	static const char in[] = "0123456789\r\nabc\r\n";
@@ -356,6 +373,7 @@ int main(int argc, char **argv)
 {
 	static const struct test tests[] = {
 		TEST(test_ios_getline),
+		TEST(test_ios_getline_keep),
 		TEST(test_ios_getline_toolong),
 		TEST(test_ios_getline_bufmax),
 		TEST(test_ios_read_exact_skip),

@@ -1294,8 +1294,14 @@ static int maildir_fetch(struct mailbox *mb, uint32_t idx,
 	m = &mb->msgs[idx];
 	fd = md_open_msg(mm, m);
 	if (fd < 0) {
-		*error_r = errno == ENOENT ? "Message is no longer in the mailbox"
-			: "Unable to read message";
+		if (errno == ENOENT) {
+			/* expunged by another session: reported at the next
+			 * sync that may remove it */
+			m->state |= MSTATE_EXPUNGED;
+			*error_r = "Message is no longer in the mailbox";
+		} else {
+			*error_r = "Unable to read message";
+		}
 		return -1;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||

@@ -6,8 +6,10 @@
  *
  * SECURITY: this is the code that runs on unauthenticated network input.
  * A command is at most max-line-length per line and max-literal-size of
- * literals in total (16 KB before login); an over-long line is skipped without being stored
- * and answered BAD; a synchronizing literal that is too large is refused
+ * literals in total; before login at most 64 KB per line, 10,000 bytes
+ * of literals and 75,536 bytes in all (AUTHENTICATE's lines too). An
+ * over-long line is skipped without being stored and answered BAD with
+ * its tag; a synchronizing literal that is too large is refused
  * before the client sends it; a too-large non-synchronizing literal is
  * skipped (bounded by a hard limit, past which the session ends).
  * Commands are answered strictly in the order received, and buffered
@@ -81,6 +83,9 @@ void client_state_change(struct client *c, enum client_state st)
 	if (c->state != st)
 		log_debug("state %s -> %s", state_names[c->state],
 			  state_names[st]);
+	/* logged in: the short pre-login idle limit gives way */
+	if (c->state == STATE_NOTAUTH && st == STATE_AUTH && c->ios != NULL)
+		ios_set_timeout(c->ios, (unsigned)config_int("imap-autologout"));
 	c->state = st;
 }
 
@@ -211,6 +216,15 @@ void client_send_flags(struct client *c)
 	buf_release(&kw);
 }
 
+/* RFC 3501 7.2.6: a keyword appears in a FETCH only after a FLAGS
+ * response named it. Keywords can appear at any re-sync (another
+ * session made one), so every FETCH writer calls this first. */
+void client_announce_keywords(struct client *c)
+{
+	if (c->mb != NULL && c->mb->nkeywords != c->nkeywords)
+		client_send_flags(c);
+}
+
 /* ---- mailbox changes ---- */
 
 void client_report_changes(struct client *c)
@@ -219,8 +233,7 @@ void client_report_changes(struct client *c)
 
 	if (mb == NULL || c->lost)
 		return;
-	if (mb->nkeywords != c->nkeywords)
-		client_send_flags(c);
+	client_announce_keywords(c);
 	if (mb->count > c->exists) {
 		c->exists = mb->count;
 		client_untagged(c, "%u EXISTS", c->exists);
@@ -267,6 +280,7 @@ static void ev_flags_changed(void *ctx, struct mailbox *mb, uint32_t seq)
 
 	if (seq > c->exists || seq > mb->count)
 		return;
+	client_announce_keywords(c);
 	buf_init(&b, 0);
 	client_format_flags(c, seq, &b);
 	client_untagged(c, "%u FETCH (UID %u FLAGS %s)", seq,
@@ -414,9 +428,25 @@ bool client_parse_set(struct client *c, const char *s, bool uid,
 
 /* ---- reading commands ---- */
 
+/* Before login only LOGIN and AUTHENTICATE have arguments worth the
+ * name, and they are short: an anonymous peer must not make us hold
+ * megabytes (UW: 64 KB line, 10,000-byte literal). The whole command,
+ * lines and literals, is held to PREAUTH_MAX_COMMAND, so "{0+}" literals
+ * cannot join lines into a long one. */
+#define PREAUTH_MAX_LINE	65536
+#define PREAUTH_MAX_LITERAL	10000
+#define PREAUTH_MAX_COMMAND	(PREAUTH_MAX_LINE + PREAUTH_MAX_LITERAL)
+/* enough of an over-long line to find its tag in */
+#define TAG_KEEP		128
+
 enum ios_status client_read_line_status(struct client *c, struct buf *line)
 {
-	return ios_getline(c->ios, line, (size_t)config_int("max-line-length"));
+	size_t max = (size_t)config_int("max-line-length");
+
+	/* AUTHENTICATE's continuation lines come before login */
+	if (c->state == STATE_NOTAUTH && max > PREAUTH_MAX_LINE)
+		max = PREAUTH_MAX_LINE;
+	return ios_getline(c->ios, line, max);
 }
 
 static void client_input_end_what(struct client *c, enum ios_status st,
@@ -514,12 +544,18 @@ static void command_tag(const struct buf *cmd, struct buf *tag)
 
 enum read_result { READ_COMMAND, READ_SKIPPED, READ_END };
 
-#define PREAUTH_MAX_LITERAL 16384
+/* would have + more bytes exceed max? (have may already be a little
+ * past it: the "{N}" of a literal is added after the check) */
+static bool cmd_over(size_t have, uint64_t more, size_t max)
+{
+	return have > max || more > max - have;
+}
 
 static enum read_result client_read_command(struct client *c, struct buf *cmd)
 {
 	size_t max_line = (size_t)config_int("max-line-length");
 	uint64_t max_lit = (uint64_t)config_int("max-literal-size");
+	size_t max_cmd = SIZE_MAX;
 	uint64_t lit_total = 0, n;
 	struct buf line, tag;
 	enum ios_status st;
@@ -528,16 +564,21 @@ static enum read_result client_read_command(struct client *c, struct buf *cmd)
 	size_t start;
 	unsigned nlines = 0;
 
-	/* before login only LOGIN and AUTHENTICATE take literals, and they
-	 * are short: do not let an anonymous peer make us hold megabytes */
-	if (c->state == STATE_NOTAUTH && max_lit > PREAUTH_MAX_LITERAL)
-		max_lit = PREAUTH_MAX_LITERAL;
+	if (c->state == STATE_NOTAUTH) {
+		if (max_line > PREAUTH_MAX_LINE)
+			max_line = PREAUTH_MAX_LINE;
+		if (max_lit > PREAUTH_MAX_LITERAL)
+			max_lit = PREAUTH_MAX_LITERAL;
+		max_cmd = PREAUTH_MAX_COMMAND;
+	}
 	buf_reset(cmd);
 	buf_init(&line, 0);
 	buf_init(&tag, 0);
 	for (;;) {
-		st = ios_getline(c->ios, &line, max_line);
+		st = ios_getline_keep(c->ios, &line, max_line, TAG_KEEP);
 		if (st == IOS_TOOLONG) {
+			/* answered with the command's tag: a client waits for
+			 * that, not for an untagged BAD */
 			command_tag(cmd->len > 0 ? cmd : &line, &tag);
 			ios_printf(c->ios, "%s BAD Line too long\r\n", tag.data);
 			(void)ios_flush(c->ios);
@@ -553,6 +594,8 @@ static enum read_result client_read_command(struct client *c, struct buf *cmd)
 			break;
 		}
 		nlines++;
+		if (cmd_over(cmd->len, line.len, max_cmd))
+			toobig = true;
 		if (!line_literal(&line, &n, &sync, &binary, &start)) {
 			if (!toobig && !buf_append(cmd, line.data, line.len))
 				toobig = true;
@@ -560,7 +603,8 @@ static enum read_result client_read_command(struct client *c, struct buf *cmd)
 		}
 		if (!toobig && !buf_append(cmd, line.data, start))
 			toobig = true;
-		if (toobig || n > max_lit - lit_total || nlines > 10000) {
+		if (toobig || n > max_lit - lit_total || nlines > 10000 ||
+		    cmd_over(cmd->len, n, max_cmd)) {
 			toobig = true;
 			if (sync) {
 				/* refused before the client sends it; the

@@ -52,6 +52,7 @@ struct fetch_ctx {
 	bool need_header;	/* header only */
 	bool need_mime;
 	bool failed;		/* some message could not be read */
+	bool gone;		/* some message's text was expunged by others */
 	bool unknown_cte;
 };
 
@@ -507,6 +508,93 @@ static bool load_text(struct client *c, struct fetch_ctx *f, uint32_t seq,
 	return true;
 }
 
+/* Another session expunged the message and its text is gone from the
+ * file. RFC 2180 4.1.1 lets us answer anyway; like Dovecot we give what
+ * we still hold (UID, flags, dates, size, a cached envelope or body
+ * structure) and NIL for the text, and the command ends OK
+ * [EXPUNGEISSUED]; the EXPUNGE follows at the next point RFC 3501 7.4.1
+ * allows it. Items whose syntax has no NIL (ENVELOPE, BODY,
+ * BODYSTRUCTURE not cached, BINARY.SIZE) are left out; if that leaves
+ * nothing, the UID stands in. */
+static void fetch_gone(struct client *c, struct fetch_ctx *f, uint32_t seq,
+		       struct buf *scratch)
+{
+	const struct mail_message *m = &c->mb->msgs[seq - 1];
+	const char *env, *body, *bs;
+	bool first = true;
+	unsigned i;
+
+	fetch_cache_peek(c, seq, &env, &body, &bs);
+	client_announce_keywords(c);
+	ios_printf(c->ios, "* %u FETCH (", seq);
+	for (i = 0; i < f->n; i++) {
+		const struct fetch_item *it = &f->items[i];
+
+		buf_reset(scratch);
+		switch (it->type) {
+		case F_FLAGS:
+			buf_puts(scratch, "FLAGS ");
+			client_format_flags(c, seq, scratch);
+			break;
+		case F_UID:
+			buf_printf(scratch, "UID %u", m->uid);
+			break;
+		case F_INTERNALDATE:
+			buf_puts(scratch, "INTERNALDATE \"");
+			date_format_imap(m->internaldate, m->zone, scratch);
+			buf_putc(scratch, '"');
+			break;
+		case F_RFC822_SIZE:
+			buf_printf(scratch, "RFC822.SIZE %llu",
+				   (unsigned long long)m->size);
+			break;
+		case F_ENVELOPE:
+			if (env == NULL)
+				continue;
+			buf_printf(scratch, "ENVELOPE %s", env);
+			break;
+		case F_BODY:
+			if (body == NULL)
+				continue;
+			buf_printf(scratch, "BODY %s", body);
+			break;
+		case F_BODYSTRUCTURE:
+			if (bs == NULL)
+				continue;
+			buf_printf(scratch, "BODYSTRUCTURE %s", bs);
+			break;
+		case F_RFC822:
+			buf_puts(scratch, "RFC822 NIL");
+			break;
+		case F_RFC822_HEADER:
+			buf_puts(scratch, "RFC822.HEADER NIL");
+			break;
+		case F_RFC822_TEXT:
+			buf_puts(scratch, "RFC822.TEXT NIL");
+			break;
+		case F_SECTION:
+		case F_BINARY:
+			if (it->partial)
+				buf_printf(scratch, "%s<%llu> NIL", it->name,
+					   (unsigned long long)it->off);
+			else
+				buf_printf(scratch, "%s NIL", it->name);
+			break;
+		case F_BINARY_SIZE:
+			continue;
+		}
+		if (!first)
+			ios_write(c->ios, " ", 1);
+		first = false;
+		ios_write(c->ios, scratch->data, scratch->len);
+	}
+	/* a FETCH response names at least one item: the UID we know */
+	if (first)
+		ios_printf(c->ios, "UID %u", m->uid);
+	ios_puts(c->ios, ")\r\n");
+	f->gone = true;
+}
+
 static void fetch_one(struct client *c, struct fetch_ctx *f, uint32_t seq,
 		      struct msgtext *t, struct buf *scratch)
 {
@@ -539,6 +627,7 @@ static void fetch_one(struct client *c, struct fetch_ctx *f, uint32_t seq,
 		flags_out = true;
 	}
 
+	client_announce_keywords(c);
 	ios_printf(c->ios, "* %u FETCH (", seq);
 	for (i = 0; i < f->n; i++) {
 		const struct fetch_item *it = &f->items[i];
@@ -603,7 +692,13 @@ static void fetch_one(struct client *c, struct fetch_ctx *f, uint32_t seq,
 	ios_puts(c->ios, ")\r\n");
 	return;
 fail:
-	f->failed = true;
+	/* the driver marks a message whose text has gone (its re-sync may
+	 * have moved mb->msgs: look again) */
+	if (seq <= c->mb->count &&
+	    (c->mb->msgs[seq - 1].state & MSTATE_EXPUNGED) != 0)
+		fetch_gone(c, f, seq, scratch);
+	else
+		f->failed = true;
 }
 
 void cmd_fetch(struct client *c, struct imap_arg *args)
@@ -663,7 +758,10 @@ void cmd_fetch(struct client *c, struct imap_arg *args)
 	if (f.unknown_cte)
 		client_no(c, "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
 	else if (f.failed)
-		client_no(c, "[EXPUNGEISSUED] Some messages were expunged by another session");
+		client_no(c, "Some messages could not be read");
+	else if (f.gone)
+		client_ok(c, "[EXPUNGEISSUED] Some messages were expunged by "
+			  "another session");
 	else
 		client_ok(c, "%sFETCH completed", c->uid ? "UID " : "");
 	items_free(&f);

@@ -118,7 +118,10 @@ void cmd_delete(struct client *c, struct imap_arg *args)
 		client_no(c, "[CANNOT] INBOX cannot be deleted");
 		return;
 	}
-	if (!imapd_mailbox_exists(name, &known) && known) {
+	/* RFC 3501 6.3.4: a \Noselect name (a directory) may be deleted
+	 * too; mail_delete() refuses one that still has inferiors */
+	if (!imapd_mailbox_exists(name, &known) && known &&
+	    !imapd_name_is_directory(name)) {
 		client_no(c, "[NONEXISTENT] Mailbox does not exist");
 		return;
 	}

@@ -4,6 +4,7 @@
  * RECENT, UNSEEN, UIDVALIDITY, UIDNEXT, READ-ONLY/READ-WRITE).
  */
 #include <string.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "imapd.h"
@@ -24,6 +25,22 @@ bool imapd_mailbox_exists(const char *name, bool *known_r)
 	exists = p.is_inbox || p.driver != NULL;
 	mail_path_free(&p);
 	return exists;
+}
+
+bool imapd_name_is_directory(const char *name)
+{
+	struct mail_path p;
+	const char *error;
+	struct stat st;
+	bool dir;
+
+	memset(&p, 0, sizeof p);
+	if (mail_resolve(name, &p, &error) < 0)
+		return false;
+	dir = !p.is_inbox && p.driver == NULL && lstat(p.path, &st) == 0 &&
+	      S_ISDIR(st.st_mode);
+	mail_path_free(&p);
+	return dir;
 }
 
 static void do_select(struct client *c, struct imap_arg *args, bool readonly)

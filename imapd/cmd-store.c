@@ -9,6 +9,33 @@
 
 #include "imapd.h"
 
+/* Would the new keywords of a flag list fit into the mailbox's table?
+ * Checked first, so a STORE that fails does not use up the table with
+ * keywords it then never sets. */
+static bool keywords_fit(struct mailbox *mb, const struct imap_arg *f)
+{
+	const char *fresh[MAIL_MAX_KEYWORDS];
+	unsigned nfresh = 0, room, i;
+	bool is_kw;
+
+	room = mb->nkeywords < MAIL_MAX_KEYWORDS ?
+		MAIL_MAX_KEYWORDS - mb->nkeywords : 0;
+	for (; f->type != IMAP_ARG_EOL; f++) {
+		if (mail_flag_parse(f->str, &is_kw) != 0 ||
+		    mail_keyword_index(mb, f->str, false) >= 0)
+			continue;
+		for (i = 0; i < nfresh; i++)
+			if (ascii_strcasecmp(fresh[i], f->str) == 0)
+				break;
+		if (i < nfresh)
+			continue;
+		if (nfresh == room)
+			return false;
+		fresh[nfresh++] = f->str;
+	}
+	return true;
+}
+
 void cmd_store(struct client *c, struct imap_arg *args)
 {
 	const char *set = args[0].type == IMAP_ARG_ATOM ? args[0].str : NULL;
@@ -64,6 +91,11 @@ void cmd_store(struct client *c, struct imap_arg *args)
 			return;
 		}
 	}
+	if (op != MAIL_STORE_REMOVE && !keywords_fit(c->mb, f)) {
+		client_no(c, "[LIMIT] Too many keywords for this mailbox "
+			  "(at most %u)", MAIL_MAX_KEYWORDS);
+		return;
+	}
 	if (!client_parse_set(c, set, c->uid, &seqs, &n))
 		return;
 	if (c->mb->readonly) {
@@ -92,8 +124,7 @@ void cmd_store(struct client *c, struct imap_arg *args)
 		keywords |= (uint64_t)1 << idx;
 	}
 	/* a new keyword: announce FLAGS before the FETCH responses */
-	if (c->mb->nkeywords != c->nkeywords)
-		client_send_flags(c);
+	client_announce_keywords(c);
 	buf_init(&out, 0);
 	for (i = 0; i < n; i++) {
 		if (mail_store(c->mb, seqs[i], op, flags, keywords) < 0) {

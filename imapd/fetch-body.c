@@ -217,6 +217,16 @@ static struct fetch_cache *cache_get(struct client *c, uint32_t seq)
 	return m->cache;
 }
 
+void fetch_cache_peek(struct client *c, uint32_t seq, const char **env_r,
+		      const char **body_r, const char **bs_r)
+{
+	const struct fetch_cache *fc = c->mb->msgs[seq - 1].cache;
+
+	*env_r = fc != NULL ? fc->envelope : NULL;
+	*body_r = fc != NULL ? fc->body : NULL;
+	*bs_r = fc != NULL ? fc->bodystructure : NULL;
+}
+
 const char *fetch_envelope(struct client *c, uint32_t seq)
 {
 	struct fetch_cache *fc = cache_get(c, seq);

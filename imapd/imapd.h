@@ -102,6 +102,8 @@ bool client_parse_set(struct client *c, const char *s, bool uid,
 const struct command *command_find(const char *name);
 /* the selected mailbox's FLAGS / PERMANENTFLAGS lists */
 void client_send_flags(struct client *c);
+/* send FLAGS/PERMANENTFLAGS if the mailbox has keywords not yet named */
+void client_announce_keywords(struct client *c);
 /* flags of message seq as "(\Seen kw)" */
 void client_format_flags(struct client *c, uint32_t seq, struct buf *out);
 /* end after an unrecoverable problem: BYE text, log */
@@ -118,6 +120,8 @@ bool imap_is_atom_safe(const char *s);
 
 /* cmd-select.c: does name exist? *known_r false if it cannot be resolved */
 bool imapd_mailbox_exists(const char *name, bool *known_r);
+/* cmd-select.c: is name a directory that is not a mailbox (\Noselect)? */
+bool imapd_name_is_directory(const char *name);
 /* cmd-copy.c: append copies of messages seqs[n] of mb to dest */
 int imapd_copy_messages(struct mailbox *mb, const uint32_t *seqs, uint32_t n,
 			const char *dest, uint32_t *uidvalidity_r,
@@ -151,6 +155,9 @@ void client_send_alert(struct client *c);
 void fetch_cache_init(void);
 /* parsed envelope/bodystructure strings of message seq (cached) */
 const char *fetch_envelope(struct client *c, uint32_t seq);
+/* what the cache already holds (NULL where nothing), without reading */
+void fetch_cache_peek(struct client *c, uint32_t seq, const char **env_r,
+		      const char **body_r, const char **bs_r);
 const char *fetch_bodystructure(struct client *c, uint32_t seq, bool ext);
 /* write an envelope (IMAP syntax) for env into out */
 struct envelope;

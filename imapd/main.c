@@ -54,7 +54,8 @@ static void imapd_session(int in_fd, int out_fd)
 		return;
 	}
 	c.ios = ios_new(in_fd, out_fd);
-	ios_set_timeout(c.ios, (unsigned)config_int("imap-autologout"));
+	/* short until login (UW: 3 minutes), the TLS handshake included */
+	ios_set_timeout(c.ios, (unsigned)config_int("imap-login-timeout"));
 	c.state = STATE_NOTAUTH;
 
 	if (opt_implicit_tls || tls_implicit_port(in_fd, TLS_SERVICE_IMAP)) {
