@@ -3,6 +3,9 @@
  * (chosen to work on stock Debian with no file, seed FAQ 3.2) and what it
  * changes. docs/CONFIG.md is generated from the same text; keep them in
  * step (tests/test_docs.py checks every key is documented).
+ *
+ * SECURITY: CCLIENT_CONFIG is read with secure_getenv(): a set-id
+ * program ignores it and reads only the compiled-in path or -c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -165,7 +168,7 @@ bool config_set(const char *key, const char *value, const char **error_r)
 int config_load(const char *path, const char **error_r)
 {
 	static char errbuf[8400];
-	const char *env = getenv("CCLIENT_CONFIG");
+	const char *env = secure_getenv("CCLIENT_CONFIG");
 	const char *file;
 
 	if (path == NULL && env != NULL && *env != '\0')

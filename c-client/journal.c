@@ -52,9 +52,9 @@ static void crash_init(void)
 	if (crash_init_done)
 		return;
 	crash_init_done = true;
-	if ((s = getenv("CCLIENT_CRASH_POINT")) != NULL && *s != '\0')
+	if ((s = secure_getenv("CCLIENT_CRASH_POINT")) != NULL && *s != '\0')
 		crash_point_at = atol(s);
-	if ((s = getenv("CCLIENT_CRASH_AFTER_BYTES")) != NULL && *s != '\0')
+	if ((s = secure_getenv("CCLIENT_CRASH_AFTER_BYTES")) != NULL && *s != '\0')
 		crash_bytes_at = atoll(s);
 }
 
@@ -134,7 +134,7 @@ static void journal_paths(const char *path, const struct stat *st,
 	const char *slash = strrchr(path, '/');
 	/* the session user's home (servers), else $HOME (tools) */
 	const char *home = mail_user != NULL && mail_user->home != NULL ?
-		mail_user->home : getenv("HOME");
+		mail_user->home : secure_getenv("HOME");
 
 	if (slash == NULL)
 		paths[0] = xasprintf(".%s.journal", path);
