@@ -159,7 +159,10 @@ static int dotlock_take_until(const char *path, time_t deadline,
 	char pidbuf[32];
 	int fd, ret = -1, n;
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	/* a leftover of ours (same pid, earlier crash) or a planted file:
+	 * remove it and create a new one, never truncate what is there */
+	(void)unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		  0644);
 	if (fd < 0) {
 		if (errno == EACCES || errno == EROFS || errno == EPERM) {
