@@ -23,6 +23,12 @@
  * SECURITY: the file is hostile. Lines are read with a bound (a longer
  * line is handled in pieces), every offset read from the file is checked
  * against its size, and hidden header values are parsed with bounds.
+ * Hidden headers (Status, X-Status, X-Keywords, X-UID) are a server's
+ * only in the part of the file a server wrote: from the first message
+ * without a valid ascending X-UID on, messages are new deliveries whose
+ * sender may have written them, and they are dropped (distrust_new()):
+ * they never set flags, keywords or UIDs, nor create keywords. A spool
+ * file without any UID data yet is all new deliveries.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +46,7 @@
 #include "lock.h"
 #include "log.h"
 #include "mail.h"
+#include "mailname.h"
 
 #define SCAN_CHUNK	(1024 * 1024)
 #define SCAN_MAX_LINE	(64 * 1024)	/* longer lines come in pieces */
@@ -760,6 +767,85 @@ static void find_ximap_line(struct mbox *mx)
 	free(b);
 }
 
+/* forget what a message's sender may have written in its hidden headers */
+static void pmsg_distrust(struct pmsg *p)
+{
+	p->x_uid = 0;
+	p->flags = 0;
+	p->old = false;
+	xfree(&p->keywords);
+}
+
+/* is this mailbox the session user's INBOX spool file? */
+static bool is_spool_file(const struct mbox *mx)
+{
+	char *spool = mail_inbox_spool_path();
+	bool r = spool != NULL && strcmp(spool, mx->mb.path) == 0;
+
+	free(spool);
+	return r;
+}
+
+/*
+ * An MTA appends mail with whatever headers its sender wrote, Status,
+ * X-Status, X-Keywords and X-UID included. They are ours (or UW's) only
+ * in what a server has written: messages carrying the X-UIDs it gave,
+ * ascending and not above the last UID of the file's UID header. From
+ * the first message without one on, every message is a new delivery,
+ * unless it carries our own X-Mbox-Size matching its text (APPENDed by
+ * another session) and a fitting X-UID. A new delivery's hidden headers
+ * are dropped: it is recent, unflagged, without keywords, and gets the
+ * next UID, so no sender can set flags, use up the keyword table, or
+ * force a new UIDVALIDITY with an out-of-order X-UID. In a file without
+ * UID data, X-UID and X-Keywords mean nothing (UW's rule: only with a
+ * UIDVALIDITY); Status and X-Status there are the file's MUA's, except
+ * in a spool file, where every message came from an MTA.
+ */
+static void distrust_new(struct mbox *mx, struct plist *pl, uint32_t first,
+			 bool incremental)
+{
+	/* after the messages we know (last_uid may already count UIDs
+	 * another session gave, read from the UID header) */
+	uint32_t prev = incremental && mx->mb.count > 0 ?
+		mx->mb.msgs[mx->mb.count - 1].uid : 0;
+	uint32_t limit = mx->hdr_last > mx->last_uid ? mx->hdr_last :
+		mx->last_uid;
+	bool have_uids = incremental || mx->hdr_uv != 0;
+	bool in_prefix = true;
+
+	if (!incremental)
+		limit = mx->hdr_last;
+	if (!have_uids) {
+		bool spool = first < pl->n && is_spool_file(mx);
+		for (uint32_t i = first; i < pl->n; i++) {
+			if (spool) {
+				pmsg_distrust(&pl->v[i]);
+				continue;
+			}
+			pl->v[i].x_uid = 0;
+			xfree(&pl->v[i].keywords);
+		}
+		return;
+	}
+	for (uint32_t i = first; i < pl->n; i++) {
+		struct pmsg *p = &pl->v[i];
+		bool uid_ok = p->x_uid != 0 && p->x_uid > prev &&
+			p->x_uid <= limit;
+
+		if (!uid_ok)
+			in_prefix = false;
+		if (uid_ok && (in_prefix || p->transparent)) {
+			prev = p->x_uid;
+			continue;
+		}
+		if (p->x_uid != 0 || p->flags != 0 || p->keywords != NULL)
+			log_info("%s: message %u is a new delivery: its "
+				 "Status/X-Status/X-Keywords/X-UID headers "
+				 "ignored", mx->mb.path, i - first + 1);
+		pmsg_distrust(p);
+	}
+}
+
 /* Give UIDs to parsed messages pl->v[first..] (FAQ 7.14 checks).
  * Returns false when the regime had to be rebuilt. */
 static bool assign_uids(struct mbox *mx, struct plist *pl, uint32_t first,
@@ -1072,6 +1158,7 @@ static int full_parse(struct mbox *mx, uint64_t size, const struct stat *st)
 		mx->pseudo_end = end;
 	uids = xcalloc(pl.n ? pl.n : 1, sizeof *uids);
 	mx->last_uid = 0;
+	distrust_new(mx, &pl, skip, false);
 	uint32_t uv = mx->hdr_uv;
 	kept = assign_uids(mx, &pl, skip, uids, false, &uv);
 	if (!kept && old_uv != 0 && same_layout(mx, &pl, skip)) {
@@ -1115,6 +1202,7 @@ static int incremental_parse(struct mbox *mx, uint64_t size,
 	memset(&pl, 0, sizeof pl);
 	uint64_t end = mbox_parse(mx->fd, mx->parsed_len, size, &pl);
 	uids = xcalloc(pl.n ? pl.n : 1, sizeof *uids);
+	distrust_new(mx, &pl, 0, true);
 	uint32_t uv = mx->mb.uidvalidity;
 	if (!assign_uids(mx, &pl, 0, uids, true, &uv)) {
 		/* cannot happen for the incremental case */

@@ -1,0 +1,434 @@
+"""Hardening (issue 15): a local user on a shared host, a crafted file in
+a shared directory or an unauthenticated client cannot hurt another
+user's mail.
+
+Most tests run under the cwrap wrappers (tests/lib/cctest.py) with files
+given real foreign owners by chown. The ones about privileges (what a
+tmail child can still open once it is some user) need the kernel to
+enforce them: they create two real users with useradd in the test's own
+directory and spool, run the programs as real root or as those users,
+and remove the users afterwards.
+"""
+
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), 'lib'))
+from cctest import MailEnv, binary, sample_message  # noqa: E402
+
+EX_OK = 0
+EX_TEMPFAIL = 75
+
+MSG = (b'From: Mallory <mallory@example.org>\n'
+       b'To: someone@example.org\n'
+       b'Subject: hardening\n'
+       b'\n'
+       b'body text\n')
+
+SPOOL_MSG = (b'From victim@example.org Sun Mar 15 12:34:56 2020\n'
+             b'From: v@example.org\nSubject: the victim\'s own mail\n\nprivate\n\n')
+
+
+class RealUsers:
+    """Two real users (useradd) with homes in a private directory, a
+    spool like Debian's (2775 root:mail) and a config for the tools."""
+
+    def __init__(self, n=2):
+        if os.geteuid() != 0 or shutil.which('useradd') is None:
+            raise unittest.SkipTest('needs root and useradd')
+        self.dir = tempfile.mkdtemp(prefix='cch15-')
+        os.chmod(self.dir, 0o755)
+        tag = uuid.uuid4().hex[:6]
+        self.names = ['cch15%s%s' % ('abcdefgh'[i], tag) for i in range(n)]
+        self.made = []
+        self.spool = os.path.join(self.dir, 'spool')
+        os.makedirs(self.spool)
+        os.chown(self.spool, 0, 8)      # group mail
+        os.chmod(self.spool, 0o2775)
+        locks = os.path.join(self.dir, 'locks')
+        os.makedirs(locks)
+        os.chmod(locks, 0o1777)
+        self.logfile = os.path.join(self.dir, 'log')
+        open(self.logfile, 'w').close()
+        os.chmod(self.logfile, 0o666)
+        self.homes = {}
+        self.ids = {}
+        try:
+            for name in self.names:
+                home = os.path.join(self.dir, 'home', name)
+                os.makedirs(home)
+                subprocess.run(['useradd', '-M', '-U', '-d', home, '-s',
+                                '/usr/sbin/nologin', name], check=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                self.made.append(name)
+                import pwd
+                pw = pwd.getpwnam(name)
+                os.chown(home, pw.pw_uid, pw.pw_gid)
+                os.chmod(home, 0o700)
+                self.homes[name] = home
+                self.ids[name] = (pw.pw_uid, pw.pw_gid)
+        except Exception:
+            self.close()
+            raise
+        self.config = os.path.join(self.dir, 'c-client.cf')
+        with open(self.config, 'w') as f:
+            f.write('spool-directory %s\n' % self.spool)
+            f.write('lock-directory %s\n' % locks)
+            f.write('mlock-program %s\n' % os.path.join(self.dir, 'no-mlock'))
+
+    def env(self):
+        e = {'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
+             'CCLIENT_CONFIG': self.config, 'CCLIENT_LOG_FILE': self.logfile,
+             'ASAN_OPTIONS': 'detect_leaks=0:abort_on_error=1',
+             'HOME': '/root'}
+        return e
+
+    def tmail(self, args, msg=MSG):
+        return subprocess.run([binary('tmail')] + list(args), input=msg,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=self.env(), cwd=self.dir, timeout=60)
+
+    def log(self):
+        with open(self.logfile, errors='replace') as f:
+            return f.read()
+
+    def close(self):
+        for name in self.made:
+            subprocess.run(['userdel', name], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+            # -U made a group of the same name; userdel removes it when
+            # USERGROUPS_ENAB is on, else do it here
+            subprocess.run(['groupdel', name], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+        self.made = []
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def read(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+class TestTmailFolderLinks(unittest.TestCase):
+    """Item 1: mail to attacker+d/victim with ~attacker/d -> the spool."""
+
+    def setUp(self):
+        self.u = RealUsers()
+        self.addCleanup(self.u.close)
+        self.attacker, self.victim = self.u.names
+        # Debian's spool file: 0660 user:mail
+        self.vspool = os.path.join(self.u.spool, self.victim)
+        with open(self.vspool, 'wb') as f:
+            f.write(SPOOL_MSG)
+        os.chown(self.vspool, self.u.ids[self.victim][0], 8)
+        os.chmod(self.vspool, 0o660)
+
+    def check_refused(self, arg):
+        before = read(self.vspool)
+        r = self.u.tmail([arg])
+        self.assertEqual(r.returncode, EX_OK, r.stderr)
+        self.assertEqual(read(self.vspool), before, 'victim spool changed')
+        self.assertEqual(sorted(os.listdir(self.u.spool)),
+                         sorted([self.victim, self.attacker]),
+                         'files appeared in the spool')
+        # the message went to the attacker's own INBOX instead
+        self.assertIn(b'Subject: hardening',
+                      read(os.path.join(self.u.spool, self.attacker)))
+        self.assertIn('refused', self.u.log())
+
+    def test_symlink_to_spool_directory(self):
+        os.symlink(self.u.spool, os.path.join(self.u.homes[self.attacker], 'd'))
+        self.check_refused('%s+d/%s' % (self.attacker, self.victim))
+
+    def test_symlink_to_spool_file(self):
+        os.symlink(self.vspool, os.path.join(self.u.homes[self.attacker], 'v'))
+        self.check_refused('%s+v' % self.attacker)
+
+    def test_folder_child_has_no_mail_group(self):
+        """even a path that is no link: the folder child holds only the
+        user's own groups, so a spool file it can name is not writable"""
+        # a directory of the attacker's own that is really a bind of
+        # nothing: use a hard link to the victim's file where the kernel
+        # allows it (protected_hardlinks may refuse: then the owner
+        # check is what this case shows)
+        link = os.path.join(self.u.homes[self.attacker], 'h')
+        try:
+            os.link(self.vspool, link)
+        except OSError:
+            self.skipTest('no hard links here')
+        self.check_refused('%s+h' % self.attacker)
+
+    def test_own_folder_still_works(self):
+        home = self.u.homes[self.attacker]
+        box = os.path.join(home, 'lists')
+        with open(box, 'wb'):
+            pass
+        os.chown(box, *self.u.ids[self.attacker])
+        os.chmod(box, 0o600)
+        r = self.u.tmail(['%s+lists' % self.attacker])
+        self.assertEqual(r.returncode, EX_OK, r.stderr)
+        self.assertIn(b'Subject: hardening', read(box))
+        self.assertFalse(os.path.exists(os.path.join(self.u.spool, self.attacker)))
+
+
+class TestSpoolOwner(unittest.TestCase):
+    """Item 4: a spool file that is not the recipient's is refused."""
+
+    def setUp(self):
+        self.env = MailEnv()
+        self.addCleanup(self.env.close)
+
+    def tmail(self, args):
+        return self.env.run('tmail', list(args), input=MSG, as_user=False)
+
+    def test_precreated_by_other_user(self):
+        with open(self.env.inbox, 'wb') as f:
+            f.write(SPOOL_MSG)
+        os.chown(self.env.inbox, self.env.uid + 1, self.env.gid + 1)   # bob's
+        r = self.tmail(['alice'])
+        self.assertEqual(r.returncode, EX_TEMPFAIL, r.stderr)
+        self.assertEqual(read(self.env.inbox), SPOOL_MSG)
+        self.assertIn('not owned by its recipient', self.env.log())
+        # dmail (run as the user) refuses the same way
+        r = self.env.run('dmail', [], input=MSG, as_user=True)
+        self.assertEqual(r.returncode, EX_TEMPFAIL, r.stderr)
+        self.assertEqual(read(self.env.inbox), SPOOL_MSG)
+        # once it is alice's, mail flows
+        os.chown(self.env.inbox, self.env.uid, self.env.gid)
+        r = self.tmail(['alice'])
+        self.assertEqual(r.returncode, EX_OK, r.stderr)
+        self.assertIn(b'Subject: hardening', read(self.env.inbox))
+
+    def test_hard_link_refused(self):
+        other = os.path.join(self.env.dir, 'elsewhere')
+        with open(other, 'wb') as f:
+            f.write(SPOOL_MSG)
+        os.link(other, self.env.inbox)
+        r = self.tmail(['alice'])
+        self.assertEqual(r.returncode, EX_TEMPFAIL, r.stderr)
+        self.assertEqual(read(other), SPOOL_MSG)
+        self.assertIn('more than one hard link', self.env.log())
+
+    def test_symlink_and_fifo_refused(self):
+        other = os.path.join(self.env.dir, 'elsewhere')
+        with open(other, 'wb') as f:
+            f.write(SPOOL_MSG)
+        os.symlink(other, self.env.inbox)
+        r = self.tmail(['alice'])
+        self.assertEqual(r.returncode, EX_TEMPFAIL, r.stderr)
+        self.assertEqual(read(other), SPOOL_MSG)
+        os.unlink(self.env.inbox)
+        os.mkfifo(self.env.inbox)
+        r = self.tmail(['alice'])
+        self.assertEqual(r.returncode, EX_TEMPFAIL, r.stderr)
+
+
+# ---- journals (item 2) ----
+
+FNV_INIT = 0xcbf29ce484222325
+
+
+def fnv1a(data, h=FNV_INIT):
+    for b in data:
+        h ^= b
+        h = (h * 0x100000001b3) & 0xffffffffffffffff
+    return h
+
+
+def make_journal(st, old_len, new_len, records, state, redo=False):
+    """A journal in journal.c's format. records: (off, new_len, hash,
+    old_bytes)."""
+    body = b''
+    for off, nlen, h, old in records:
+        body += struct.pack('<QQQQ', off, nlen, h, len(old)) + old
+    total = 64 + len(body) + 16
+    hdr = (b'CCJRNL1\0' + struct.pack('<QQQQ', st.st_dev, st.st_ino, old_len, new_len) +
+           struct.pack('<I', len(records)) + bytes([1 if redo else 0, 0, 0, 0]) +
+           struct.pack('<Q', total))
+    h = fnv1a(hdr + struct.pack('<Q', 0) + body)
+    return hdr + struct.pack('<Q', state) + body + struct.pack('<Q', h) + b'CCJEND1\0'
+
+
+class TestJournals(unittest.TestCase):
+    def setUp(self):
+        self.env = MailEnv()
+        self.addCleanup(self.env.close)
+        self.env.write_inbox(SPOOL_MSG)
+
+    def select(self):
+        s = self.env.imap()
+        u, t = s.cmd('SELECT INBOX')
+        return s, u, t
+
+    def test_foreign_journal_not_replayed(self):
+        """bob plants a valid undo journal beside alice's spool file: its
+        "old bytes" must not be written into her mailbox"""
+        st = os.stat(self.env.inbox)
+        evil = b'EVIL!'
+        j = make_journal(st, st.st_size, st.st_size,
+                         [(0, len(evil), 12345, evil)], 1)   # WRITING, bad hash: undo
+        jpath = os.path.join(self.env.spool, '.alice.journal')
+        with open(jpath, 'wb') as f:
+            f.write(j)
+        os.chown(jpath, self.env.uid + 1, self.env.gid + 1)
+        os.chmod(jpath, 0o600)
+        s, u, t = self.select()
+        self.assertTrue(t.startswith(b'OK'), t)
+        self.assertIn(b'* 1 EXISTS', b''.join(u))
+        self.assertTrue(read(self.env.inbox).startswith(SPOOL_MSG[:40]))
+        self.assertNotIn(b'EVIL', read(self.env.inbox))
+        # writes are not blocked by it
+        _, t = s.cmd('STORE 1 +FLAGS (\\Flagged)')
+        self.assertTrue(t.startswith(b'OK'), t)
+        s.cmd('LOGOUT')
+        s.close()
+        self.assertIn(b'X-Status: F', read(self.env.inbox))
+        self.assertNotIn(b'EVIL', read(self.env.inbox))
+        self.assertIn('owned by another user', self.env.log())
+        # a copy is kept for the administrator, bob's file is left alone
+        jdir = os.path.join(self.env.home, '.cclient-journal')
+        self.assertTrue(any(n.startswith('damaged-') for n in os.listdir(jdir)))
+        self.assertTrue(os.path.exists(jpath))
+
+    def test_journal_longer_than_file_is_damage(self):
+        """a (trusted) journal whose lengths exceed the file: no panic,
+        the mailbox opens as it is and the journal is kept aside"""
+        st = os.stat(self.env.inbox)
+        j = make_journal(st, st.st_size, st.st_size + 1000, [], 2)   # WRITTEN
+        jdir = os.path.join(self.env.home, '.cclient-journal')
+        os.makedirs(jdir, exist_ok=True)
+        jpath = os.path.join(jdir, '%x-%x' % (st.st_dev, st.st_ino))
+        with open(jpath, 'wb') as f:
+            f.write(j)
+        os.chmod(jpath, 0o600)
+        s, u, t = self.select()
+        self.assertTrue(t.startswith(b'OK'), t)
+        self.assertIn(b'* 1 EXISTS', b''.join(u))
+        s.cmd('LOGOUT')
+        s.close()
+        self.assertTrue(os.path.exists(jpath + '.damaged'))
+        self.assertFalse(os.path.exists(jpath))
+        self.assertIn('does not fit the mailbox', self.env.log())
+
+    def test_shared_directory_journal_in_home(self):
+        """the spool is 1777: a change journals under ~/.cclient-journal,
+        never beside the mailbox where anyone may create names"""
+        st = os.stat(self.env.inbox)
+        # crash right after the first journal is in place
+        s = self.env.imap(extra_env={'CCLIENT_CRASH_POINT': '2'})
+        s.send(b'a SELECT INBOX\r\nb STORE 1 +FLAGS (\\Flagged)\r\n')
+        s.expect_eof()
+        s.close()
+        self.assertEqual([n for n in os.listdir(self.env.spool) if 'journal' in n], [])
+        self.assertTrue(os.path.exists(os.path.join(
+            self.env.home, '.cclient-journal', '%x-%x' % (st.st_dev, st.st_ino))))
+        # and the next open finds it there and repairs
+        s, u, t = self.select()
+        self.assertTrue(t.startswith(b'OK'), t)
+        s.cmd('LOGOUT')
+        s.close()
+        self.assertEqual(os.listdir(os.path.join(self.env.home, '.cclient-journal')), [])
+
+    def test_planted_tmp_name_not_truncated(self):
+        """a hard link planted at the journal's temporary name is
+        replaced, never truncated and written through"""
+        box = self.env.path('box')
+        with open(box, 'wb') as f:
+            f.write(SPOOL_MSG)
+        target = os.path.join(self.env.dir, 'target')
+        with open(target, 'wb') as f:
+            f.write(b'keep me')
+        os.link(target, self.env.path('.box.journal.tmp'))
+        s = self.env.imap()
+        _, t = s.cmd('SELECT box')
+        self.assertTrue(t.startswith(b'OK'), t)
+        _, t = s.cmd('STORE 1 +FLAGS (\\Seen)')
+        self.assertTrue(t.startswith(b'OK'), t)
+        s.cmd('LOGOUT')
+        s.close()
+        self.assertEqual(read(target), b'keep me')
+        self.assertIn(b'Status: RO', read(box))
+
+
+# ---- hidden headers a sender wrote (item 6) ----
+
+FORGED = (b'From mallory@example.org Mon Mar 16 10:00:00 2020\n'
+          b'From: mallory@example.org\nSubject: forged\n'
+          b'Status: RO\nX-Status: DFA\n'
+          b'X-Keywords: ' + b' '.join(b'kw%d' % i for i in range(70)) + b'\n'
+          b'X-UID: %d\n\nforged body\n\n')
+
+
+class TestForgedStatusHeaders(unittest.TestCase):
+    def setUp(self):
+        self.env = MailEnv()
+        self.addCleanup(self.env.close)
+
+    def select(self):
+        s = self.env.imap()
+        u, t = s.cmd('SELECT INBOX')
+        self.assertTrue(t.startswith(b'OK'), t)
+        return s, b''.join(u)
+
+    def uidvalidity(self, untagged):
+        import re
+        return int(re.search(rb'UIDVALIDITY (\d+)', untagged).group(1))
+
+    def fetch(self, s, seq):
+        u, t = s.cmd('FETCH %d (UID FLAGS)' % seq)
+        self.assertTrue(t.startswith(b'OK'), t)
+        return b''.join(u)
+
+    def test_mta_delivery_after_server_data(self):
+        self.env.write_inbox(SPOOL_MSG)
+        s, u = self.select()                    # writes the UID data
+        uv = self.uidvalidity(u)
+        s.cmd('LOGOUT')
+        s.close()
+        for forged_uid in (1, 2, 999999):
+            with open(self.env.inbox, 'ab') as f:     # as an MTA appends
+                f.write(FORGED % forged_uid)
+        s, u = self.select()
+        self.assertEqual(self.uidvalidity(u), uv, 'a sender forced a new UIDVALIDITY')
+        self.assertIn(b'* 4 EXISTS', u)
+        self.assertNotIn(b'kw1', u)             # FLAGS / PERMANENTFLAGS
+        for seq, uid in ((2, 2), (3, 3), (4, 4)):
+            f = self.fetch(s, seq)
+            self.assertIn(b'UID %d ' % uid, f)
+            for flag in (b'\\Seen', b'\\Deleted', b'\\Flagged', b'\\Answered', b'kw'):
+                self.assertNotIn(flag, f)
+        s.cmd('LOGOUT')
+        s.close()
+        # keywords the user sets still work: the table was not used up
+        s, u = self.select()
+        _, t = s.cmd('STORE 2 +FLAGS (Mine)')
+        self.assertTrue(t.startswith(b'OK'), t)
+        self.assertIn(b'Mine', self.fetch(s, 2))
+        s.cmd('LOGOUT')
+        s.close()
+
+    def test_fresh_spool_from_mta(self):
+        """a spool file no server has opened yet: every message came from
+        an MTA"""
+        self.env.write_inbox(FORGED % 1 + FORGED % 7)
+        s, u = self.select()
+        self.assertIn(b'* 2 EXISTS', u)
+        self.assertNotIn(b'kw1', u)
+        for seq in (1, 2):
+            f = self.fetch(s, seq)
+            self.assertIn(b'UID %d ' % seq, f)
+            self.assertNotIn(b'\\Deleted', f)
+            self.assertNotIn(b'\\Seen', f)
+        s.cmd('LOGOUT')
+        s.close()
+
+
+if __name__ == '__main__':
+    unittest.main()
