@@ -57,7 +57,7 @@ static const struct config_key keys[] = {
 	{ "dotlock-stale-seconds", C_INT, "300",
 	  "a .lock file older than this, or whose owner is dead, is broken (as procmail/Postfix do)" },
 	{ "lock-directory", C_STR, "/tmp",
-	  "where the /tmp/.<dev>.<ino> session lock files live (FAQ 5.5, 7.17)" },
+	  "where the /tmp/.<dev>.<ino> session lock files live (FAQ 5.5, 7.17); %u = user, %h = home. /tmp interoperates with UW; new installs whose mailboxes no UW program and no other user opens should use a private directory such as %h/.cclient-locks (made 0700), which no other local user can fill with lock files" },
 	{ "mbox-single-writer", C_BOOL, "no",
 	  "UW behaviour: one read-write session per mailbox; a newer one sends the kiss of death (FAQ 7.19)" },
 	{ "mlock-program", C_STR, "/usr/local/sbin/mlock",

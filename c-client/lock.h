@@ -77,6 +77,12 @@ int session_lock_take(const struct stat *st, unsigned flags,
 void session_lock_release(struct session_lock **lock);
 /* path of the session lock file for st (caller frees) */
 char *session_lock_path(const struct stat *st);
+/* Open (creating, mode 0666 as UW) the lock file at path for the mailbox
+ * with stat mbox_st, refusing anything but a plain file with one link
+ * owned by us, root or the mailbox's owner (a file another user planted
+ * in /tmp). Returns the fd or -1 with *error_r (logged). */
+int lock_file_open(const char *path, const struct stat *mbox_st,
+		   const char **error_r);
 
 /* set by the SIGUSR2 handler: another session asked us to give way */
 extern volatile sig_atomic_t lock_kiss_received;

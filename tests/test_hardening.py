@@ -430,5 +430,104 @@ class TestForgedStatusHeaders(unittest.TestCase):
         s.close()
 
 
+# ---- /tmp lock files (item 3) ----
+
+class TestSessionLockFiles(unittest.TestCase):
+    def setUp(self):
+        self.env = MailEnv()
+        self.addCleanup(self.env.close)
+        self.env.write_config(lock_timeout='2')
+        self.env.write_inbox(SPOOL_MSG)
+        # a process of "alice" that nobody should signal
+        self.bystander = subprocess.Popen(['sleep', '60'])
+        self.addCleanup(self.stop_bystander)
+
+    def stop_bystander(self):
+        if self.bystander.poll() is None:
+            self.bystander.kill()
+        self.bystander.wait()
+
+    def plant(self, owner=None):
+        """the session lock file of alice's INBOX, held (flock) by this
+        test process, holding the bystander's PID"""
+        import fcntl
+        st = os.stat(self.env.inbox)
+        path = os.path.join(self.env.dir, 'locks', '.%x.%x' % (st.st_dev, st.st_ino))
+        f = open(path, 'w')
+        os.chmod(path, 0o666)
+        if owner is not None:
+            os.chown(path, owner, owner)
+        f.write('%d\n' % self.bystander.pid)
+        f.flush()
+        fcntl.flock(f, fcntl.LOCK_EX)
+        self.addCleanup(f.close)
+        return path
+
+    def pop_login(self):
+        s = self.env.pop()
+        s.cmd('USER alice')
+        r = s.cmd('PASS secret')
+        s.close()
+        return r
+
+    def test_pid_in_lock_file_not_signalled(self):
+        """anyone can write a PID into the 0666 file: the kiss goes only
+        to the process holding the lock"""
+        self.plant()
+        r = self.pop_login()
+        self.assertTrue(r.startswith(b'-ERR'), r)
+        time.sleep(0.2)
+        self.assertIsNone(self.bystander.poll(), 'bystander was signalled')
+        self.assertIn('does not hold the lock', self.env.log())
+
+    def test_foreign_lock_file_refused(self):
+        """bob's file in the shared lock directory is not used, and its
+        PID is never signalled"""
+        self.plant(owner=self.env.uid + 1)
+        r = self.pop_login()
+        self.assertTrue(r.startswith(b'-ERR'), r)
+        time.sleep(0.2)
+        self.assertIsNone(self.bystander.poll(), 'bystander was signalled')
+        self.assertIn('refused: not a plain file of the mailbox owner', self.env.log())
+
+    def test_real_holder_still_kissed(self):
+        """UW's protocol between our own sessions still works"""
+        self.env.write_config(lock_timeout='10', pop3_autologout='6')
+        s1 = self.env.pop()
+        s1.cmd('USER alice')
+        self.assertTrue(s1.cmd('PASS secret').startswith(b'+OK'))
+        time.sleep(3.5)
+        s2 = self.env.pop()
+        s2.cmd('USER alice')
+        self.assertTrue(s2.cmd('PASS secret').startswith(b'+OK'))
+        self.assertIn('sending kiss of death to pid', self.env.log())
+        s1.close()
+        s2.close()
+
+    def test_private_lock_directory(self):
+        """lock-directory %h/.cclient-locks: a directory of the user's
+        own, used by the mbx parse lock and the session lock alike"""
+        self.env.write_config(lock_directory='%h/.cclient-locks')
+        s = self.env.imap()
+        _, t = s.cmd('CREATE "#driver.mbx/box"')
+        self.assertTrue(t.startswith(b'OK'), t)
+        _, t = s.append('box', sample_message(1))
+        self.assertTrue(t.startswith(b'OK'), t)
+        u, t = s.cmd('SELECT box')
+        self.assertTrue(t.startswith(b'OK'), t)
+        self.assertIn(b'* 1 EXISTS', b''.join(u))
+        s.cmd('LOGOUT')
+        s.close()
+        d = os.path.join(self.env.home, '.cclient-locks')
+        self.assertTrue(os.path.isdir(d))
+        self.assertEqual(os.stat(d).st_mode & 0o777, 0o700)
+        self.assertFalse(os.path.exists(os.path.join(self.env.dir, '%h')))
+        p = self.env.pop()
+        p.cmd('USER alice')
+        self.assertTrue(p.cmd('PASS secret').startswith(b'+OK'))
+        p.cmd('QUIT')
+        p.close()
+
+
 if __name__ == '__main__':
     unittest.main()
