@@ -529,5 +529,92 @@ class TestSessionLockFiles(unittest.TestCase):
         p.close()
 
 
+# ---- PREAUTH (item 9) and anonymous COPY (item 11) ----
+
+class TestPreauth(unittest.TestCase):
+    def setUp(self):
+        self.env = MailEnv()
+        self.addCleanup(self.env.close)
+
+    def greeting_on(self, sock):
+        """imapd started as alice (not root) with sock as stdin/stdout,
+        as inetd would start it under some account"""
+        proc = subprocess.Popen([binary('imapd')], stdin=sock.fileno(),
+                                stdout=sock.fileno(), stderr=subprocess.PIPE,
+                                env=self.env.environ(as_user=True), cwd=self.env.dir)
+        self.env.procs.append(proc)
+        return proc
+
+    def test_no_preauth_on_tcp(self):
+        import socket
+        ls = socket.socket()
+        ls.bind(('127.0.0.1', 0))
+        ls.listen(1)
+        c = socket.create_connection(ls.getsockname(), timeout=20)
+        a, _ = ls.accept()
+        self.greeting_on(a)
+        a.close()
+        ls.close()
+        c.settimeout(20)
+        f = c.makefile('rb')
+        g = f.readline()
+        self.assertTrue(g.startswith(b'* OK'), g)
+        self.assertNotIn(b'PREAUTH', g)
+        c.sendall(b'a SELECT INBOX\r\n')
+        r = f.readline()
+        self.assertTrue(r.startswith(b'a BAD') or r.startswith(b'a NO'), r)
+        # logging in as the server's own user works
+        c.sendall(b'b LOGIN alice secret\r\n')
+        while True:
+            r = f.readline()
+            if r.startswith(b'b ') or not r:
+                break
+        self.assertTrue(r.startswith(b'b OK'), r)
+        c.close()
+
+    def test_no_preauth_on_unix_socket_of_other_uid(self):
+        import socket
+        a, b = socket.socketpair()
+        # the peer (this test) is real root, imapd believes it is alice
+        self.greeting_on(a)
+        a.close()
+        b.settimeout(20)
+        g = b.makefile('rb').readline()
+        self.assertTrue(g.startswith(b'* OK'), g)
+        b.close()
+
+    def test_preauth_on_pipe(self):
+        s = self.env.imap()
+        self.assertIn(b'PREAUTH', s.greeting_line)
+        s.close()
+
+
+class TestAnonymousCopy(unittest.TestCase):
+    def test_copy_into_public_refused(self):
+        env = MailEnv(config={'public-namespace-user': 'bob'})
+        self.addCleanup(env.close)
+        open(env.settings['anonymous-file'], 'w').close()
+        bobhome = os.path.join(env.dir, 'home', 'bob')
+        src = os.path.join(bobhome, 'news')
+        dst = os.path.join(bobhome, 'target')
+        with open(src, 'wb') as f:
+            f.write(SPOOL_MSG)
+        with open(dst, 'wb'):
+            pass
+        os.chmod(dst, 0o666)          # writable by "nobody"
+        s = env.imap(login=True)
+        _, t = s.cmd('LOGIN anonymous guest@example.org')
+        self.assertTrue(t.startswith(b'OK'), t)
+        _, t = s.cmd('EXAMINE "#public/news"')
+        self.assertTrue(t.startswith(b'OK'), t)
+        for cmd in ('COPY 1 "#public/target"', 'UID COPY 1:* "#public/target"',
+                    'MOVE 1 "#public/target"'):
+            _, t = s.cmd(cmd)
+            self.assertTrue(t.startswith(b'NO'), (cmd, t))
+        s.cmd('LOGOUT')
+        s.close()
+        self.assertEqual(read(dst), b'')
+
+
 if __name__ == '__main__':
     unittest.main()
