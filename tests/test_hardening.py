@@ -616,5 +616,65 @@ class TestAnonymousCopy(unittest.TestCase):
         self.assertEqual(read(dst), b'')
 
 
+# ---- set-id programs and the environment (item 10) ----
+
+class TestSetIdEnvironment(unittest.TestCase):
+    def setUp(self):
+        self.u = RealUsers(n=1)
+        self.addCleanup(self.u.close)
+        self.user = self.u.names[0]
+        self.uid, self.gid = self.u.ids[self.user]
+        self.drop = os.path.join(self.u.dir, 'drop')
+        os.makedirs(self.drop)
+        os.chmod(self.drop, 0o777)
+
+    def setid_copy(self, prog, mode):
+        path = os.path.join(self.u.dir, prog + '-setid')
+        shutil.copy(binary(prog), path)
+        os.chown(path, 0, 8)              # root:mail
+        os.chmod(path, mode)
+        return path
+
+    def run_as_user(self, path, args=(), input=b'', env=None):
+        def demote():
+            os.setgroups([])
+            os.setgid(self.gid)
+            os.setuid(self.uid)
+        e = {'PATH': '/usr/bin:/bin', 'HOME': self.u.homes[self.user]}
+        e.update(env or {})
+        return subprocess.run([path] + list(args), input=input, env=e,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              preexec_fn=demote, cwd=self.drop, timeout=60)
+
+    def test_setgid_ignores_log_and_config_variables(self):
+        imapd = self.setid_copy('imapd', 0o2755)
+        evil_log = os.path.join(self.drop, 'chosen-log')
+        evil_cf = os.path.join(self.drop, 'chosen.cf')
+        with open(evil_cf, 'w') as f:
+            f.write('no-such-setting yes\n')    # would stop the program
+        r = self.run_as_user(imapd, input=b'a LOGOUT\r\n',
+                             env={'CCLIENT_LOG_FILE': evil_log,
+                                  'CCLIENT_CONFIG': evil_cf,
+                                  'ASAN_OPTIONS': 'detect_leaks=0'})
+        self.assertIn(b'* PREAUTH', r.stdout, r.stderr)
+        self.assertFalse(os.path.exists(evil_log), 'set-gid imapd wrote the chosen log')
+        # the same program not set-id honours them (so the test means something)
+        plain = os.path.join(self.u.dir, 'imapd-plain')
+        shutil.copy(binary('imapd'), plain)
+        os.chmod(plain, 0o755)
+        r = self.run_as_user(plain, input=b'a LOGOUT\r\n',
+                             env={'CCLIENT_LOG_FILE': evil_log,
+                                  'ASAN_OPTIONS': 'detect_leaks=0'})
+        self.assertIn(b'* PREAUTH', r.stdout, r.stderr)
+        self.assertTrue(os.path.exists(evil_log))
+
+    def test_tmail_refuses_setuid(self):
+        tmail = self.setid_copy('tmail', 0o4755)
+        r = self.run_as_user(tmail, [self.user], input=MSG,
+                             env={'ASAN_OPTIONS': 'detect_leaks=0'})
+        self.assertEqual(r.returncode, 77, r.stderr)
+        self.assertIn(b'must not be set-uid', r.stderr)
+
+
 if __name__ == '__main__':
     unittest.main()
