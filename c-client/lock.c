@@ -110,32 +110,45 @@ static bool pid_dead(pid_t pid)
 	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
 }
 
-/* Is the dotlock at lockpath stale? If so remove it (checking that it is
- * still the same file) and return true. */
-static bool dotlock_break_stale(const char *lockpath)
+void (*lock_test_before_break)(const char *lockpath);
+
+/* Is the dotlock at lockpath stale? If so remove it and return true.
+ * The file judged stale stays open until the name is checked to be that
+ * same inode (fstat then vs lstat now): while it is open its inode
+ * number cannot be reused, so a fresh lock an MTA made in between, once
+ * the stale one was gone, is never removed. */
+bool dotlock_break_if_stale(const char *lockpath, long long stale_seconds)
 {
 	struct stat st, st2;
-	int fd = open(lockpath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+	int fd = open(lockpath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	pid_t pid;
-	bool stale;
+	bool stale, same;
 
 	if (fd < 0)
 		return errno == ENOENT;	/* vanished: try again at once */
-	if (fstat(fd, &st) < 0) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return false;
 	}
 	pid = read_pid(fd);
+	stale = pid_dead(pid) || time(NULL) - st.st_mtime > stale_seconds;
+	if (!stale) {
+		close(fd);
+		return false;
+	}
+	if (lock_test_before_break != NULL)
+		lock_test_before_break(lockpath);
+	same = lstat(lockpath, &st2) == 0 && st2.st_ino == st.st_ino &&
+		st2.st_dev == st.st_dev;
+	if (!same) {
+		close(fd);
+		return true;	/* replaced meanwhile: look again */
+	}
+	if (unlink(lockpath) < 0 && errno != ENOENT) {
+		close(fd);
+		return false;
+	}
 	close(fd);
-	stale = pid_dead(pid) ||
-		time(NULL) - st.st_mtime > config_int("dotlock-stale-seconds");
-	if (!stale)
-		return false;
-	if (lstat(lockpath, &st2) < 0 || st2.st_ino != st.st_ino ||
-	    st2.st_dev != st.st_dev)
-		return true;
-	if (unlink(lockpath) < 0 && errno != ENOENT)
-		return false;
 	log_warning("broke stale lock %s (pid %ld)", lockpath, (long)pid);
 	return true;
 }
@@ -216,7 +229,8 @@ static int dotlock_take_until(const char *path, time_t deadline,
 			*error_r = "Unable to create mailbox lock file";
 			break;
 		}
-		if (dotlock_break_stale(lockpath))
+		if (dotlock_break_if_stale(lockpath,
+					   config_int("dotlock-stale-seconds")))
 			continue;
 		if (time(NULL) >= deadline) {
 			*error_r = "Mailbox is locked by another process "

@@ -58,6 +58,15 @@ bool lock_excludes_appenders(const struct mail_lock *lock);
 /* the dotlock is held for us by the mlock helper */
 bool lock_dotlock_by_helper(const struct mail_lock *lock);
 
+/* Remove the dotlock file lockpath if it is stale (its PID dead, or
+ * older than stale_seconds), never a fresh lock made meanwhile: the
+ * stale file stays open until lstat() shows the name is still it.
+ * true: gone (try to lock again), false: a live lock. Shared with
+ * tools/mlock.c. lock_test_before_break (tests only, NULL otherwise) is
+ * called between the judgment and the check. */
+bool dotlock_break_if_stale(const char *lockpath, long long stale_seconds);
+extern void (*lock_test_before_break)(const char *lockpath);
+
 /* dotlock alone (also for spool files while migrating them) */
 int dotlock_take(const char *path, const char **notice_r,
 		 const char **error_r);

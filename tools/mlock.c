@@ -14,7 +14,9 @@
  * the user name comes from the real uid. It only ever creates and removes
  * that one file, with O_EXCL|O_NOFOLLOW, and drops the mail group before
  * exiting. Stale locks (owner dead, or older than the MTAs' 5 minutes)
- * are broken as procmail and Postfix break them.
+ * are broken as procmail and Postfix break them, by lock.c's
+ * dotlock_break_if_stale(), which re-checks the inode before the
+ * unlink so a fresh lock is never removed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lock.h"
+
 #ifndef MLOCK_SPOOL
 #define MLOCK_SPOOL "/var/mail"
 #endif
@@ -41,34 +45,6 @@ static void reply(const char *s)
 {
 	ssize_t r = write(1, s, strlen(s));
 	(void)r;
-}
-
-/* is an existing lock file stale? pid inside dead, or too old */
-static int lock_stale(const char *path)
-{
-	char buf[32];
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW);
-	ssize_t n;
-	long pid;
-
-	if (fd < 0)
-		return errno == ENOENT;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return 0;
-	}
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (time(NULL) - st.st_mtime > MLOCK_STALE)
-		return 1;
-	if (n > 0) {
-		buf[n] = '\0';
-		pid = strtol(buf, NULL, 10);
-		if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
-			return 1;
-	}
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -105,11 +81,11 @@ int main(int argc, char **argv)
 			reply("-cannot create lock file\n");
 			return 1;
 		}
-		if (lock_stale(path)) {
-			syslog(LOG_NOTICE, "removing stale lock %s", path);
-			(void)unlink(path);
+		/* stale (owner dead, too old): removed only if the name
+		 * is still the file judged stale, so a fresh MTA lock made
+		 * meanwhile stays (logged by lock.c) */
+		if (dotlock_break_if_stale(path, MLOCK_STALE))
 			continue;
-		}
 		sleep(1);
 	}
 	if (fd < 0) {
