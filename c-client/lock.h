@@ -61,8 +61,8 @@ bool lock_dotlock_by_helper(const struct mail_lock *lock);
 /* Remove the dotlock file lockpath if it is stale (its PID dead, or
  * older than stale_seconds), never a fresh lock made meanwhile: the
  * stale file stays open until lstat() shows the name is still it.
- * true: gone (try to lock again), false: a live lock. Shared with
- * tools/mlock.c. lock_test_before_break (tests only, NULL otherwise) is
+ * true: gone (try to lock again), false: a live lock. tools/mlock.c
+ * has its own copy of the rule. lock_test_before_break (tests only, NULL otherwise) is
  * called between the judgment and the check. */
 bool dotlock_break_if_stale(const char *lockpath, long long stale_seconds);
 extern void (*lock_test_before_break)(const char *lockpath);
