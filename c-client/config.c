@@ -82,6 +82,14 @@ static const struct config_key keys[] = {
 	  "failed logins before the session is ended" },
 	{ "login-failure-delay", C_INT, "2",
 	  "seconds to wait after the first failed login; doubles each time" },
+	{ "login-penalty-file", C_STR, "/run/c-client-login-penalty",
+	  "table of recent login failures per client address, shared by every imapd and ipop3d process (created 0600; must belong to the servers' uid); empty disables the penalty" },
+	{ "login-penalty-delay", C_INT, "2",
+	  "seconds an address waits before its next login check after one recent failure; doubles with each further failure; 0 disables" },
+	{ "login-penalty-max", C_INT, "15",
+	  "longest login penalty, in seconds" },
+	{ "login-penalty-reset", C_INT, "900",
+	  "seconds after an address's last failure when its count is forgotten" },
 
 	/* servers */
 	{ "alert-file", C_STR, "/etc/imapd.alert",

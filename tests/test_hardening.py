@@ -676,5 +676,63 @@ class TestSetIdEnvironment(unittest.TestCase):
         self.assertIn(b'must not be set-uid', r.stderr)
 
 
+# ---- login penalty per client address (item 8) ----
+
+class TestLoginPenalty(unittest.TestCase):
+    def setUp(self):
+        self.env = MailEnv(config={'login-penalty-delay': '1',
+                                   'login-penalty-max': '3'})
+        self.addCleanup(self.env.close)
+
+    def imap_login(self, port, password):
+        from cctest import ImapSession
+        s = self.env.connect(port, ImapSession)
+        s.greeting()
+        t0 = time.monotonic()
+        _, t = s.cmd('LOGIN alice %s' % password)
+        took = time.monotonic() - t0
+        s.close()
+        return t, took
+
+    def test_penalty_shared_by_connections_and_servers(self):
+        port, _ = self.env.listen('imapd')
+        t, took = self.imap_login(port, 'wrong')
+        self.assertTrue(t.startswith(b'NO'), t)
+        self.assertLess(took, 0.9)                  # no failures yet
+        t, took = self.imap_login(port, 'wrong')     # a new connection
+        self.assertTrue(t.startswith(b'NO'), t)
+        self.assertGreaterEqual(took, 1.0)
+        t, took = self.imap_login(port, 'wrong')
+        self.assertGreaterEqual(took, 2.0)
+        # another server, same table, same address
+        pport, _ = self.env.listen('ipop3d')
+        from cctest import PopSession
+        p = self.env.connect(pport, PopSession)
+        p.greeting()
+        p.cmd('USER alice')
+        t0 = time.monotonic()
+        r = p.cmd('PASS secret')
+        took = time.monotonic() - t0
+        p.close()
+        self.assertTrue(r.startswith(b'+OK'), r)
+        self.assertGreaterEqual(took, 3.0)          # 4 s, capped at 3
+        # the success cleared the count
+        t, took = self.imap_login(port, 'wrong')
+        self.assertTrue(t.startswith(b'NO'), t)
+        self.assertLess(took, 0.9)
+        self.assertIn('login penalty: 3 recent failures from 127.0.0.1, waiting 3 s',
+                      self.env.log())
+
+    def test_unsafe_table_file_refused(self):
+        path = self.env.settings['login-penalty-file']
+        os.symlink(os.path.join(self.env.dir, 'elsewhere'), path)
+        port, _ = self.env.listen('imapd')
+        for _ in range(2):
+            t, took = self.imap_login(port, 'wrong')
+            self.assertTrue(t.startswith(b'NO'), t)
+        self.assertFalse(os.path.exists(os.path.join(self.env.dir, 'elsewhere')))
+        self.assertIn('login penalty file', self.env.log())
+
+
 if __name__ == '__main__':
     unittest.main()
