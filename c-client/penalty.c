@@ -52,8 +52,9 @@ static bool addr_counted(const char *addr)
 		strcmp(addr, "local") != 0;
 }
 
-/* the table, locked; -1 when there is none to use */
-static int penalty_open(void)
+/* the table, locked; -1 when there is none to use. Only a failure
+ * creates it: a server that never sees one leaves no file behind. */
+static int penalty_open(bool create)
 {
 	const char *path = config_str("login-penalty-file");
 	struct stat st;
@@ -61,7 +62,10 @@ static int penalty_open(void)
 
 	if (*path == '\0' || config_int("login-penalty-delay") <= 0)
 		return -1;
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | (create ? O_CREAT : 0),
+		  0600);
+	if (fd < 0 && !create && errno == ENOENT)
+		return -1;
 	if (fd < 0) {
 		if (!penalty_warned)
 			log_warning("login penalty file %s: %m (penalty not "
@@ -167,7 +171,7 @@ void penalty_wait(const char *addr)
 	long long delay;
 	int fd;
 
-	if (!addr_counted(addr) || (fd = penalty_open()) < 0)
+	if (!addr_counted(addr) || (fd = penalty_open(false)) < 0)
 		return;
 	(void)penalty_find(fd, addr, &r);
 	close(fd);
@@ -188,7 +192,7 @@ void penalty_record(const char *addr, bool success)
 	off_t off;
 	int fd;
 
-	if (!addr_counted(addr) || (fd = penalty_open()) < 0)
+	if (!addr_counted(addr) || (fd = penalty_open(!success)) < 0)
 		return;
 	off = penalty_find(fd, addr, &r);
 	if (off >= 0 && (!success || r.failures != 0)) {
