@@ -680,9 +680,9 @@ int lock_file_open(const char *path, const struct stat *mbox_st,
 	return fd;
 }
 
-/* Does pid hold a flock on the file lst (per /proc/locks)? Only such a
- * process may get the kiss of death: the PID written in a 0666 lock
- * file proves nothing. */
+/* Does pid hold a flock on the file lst (per /proc/locks), and is it a
+ * process of our uid? Only such a process may get the kiss of death:
+ * the PID written in a 0666 lock file proves nothing. */
 static bool pid_holds_flock(pid_t pid, const struct stat *lst)
 {
 	FILE *f = fopen("/proc/locks", "re");
@@ -708,6 +708,16 @@ static bool pid_holds_flock(pid_t pid, const struct stat *lst)
 			makedev(maj, min) == lst->st_dev;
 	}
 	fclose(f);
+	if (found) {
+		/* and never a process of another user (root's own count as
+		 * ours: only root could have made them hold our file) */
+		char proc[32];
+		struct stat pst;
+
+		snprintf(proc, sizeof proc, "/proc/%ld", (long)pid);
+		found = stat(proc, &pst) == 0 &&
+			(pst.st_uid == geteuid() || pst.st_uid == 0);
+	}
 	return found;
 }
 
