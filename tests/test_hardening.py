@@ -734,5 +734,42 @@ class TestLoginPenalty(unittest.TestCase):
         self.assertIn('login penalty file', self.env.log())
 
 
+class TestJournalGrowthDurable(unittest.TestCase):
+    """The journal's growth of a file is made durable before data goes
+    into the grown area (so a power loss cannot leave data blocks past an
+    old end that recovery would take for an MTA's append). Checked on
+    the system calls, with strace."""
+
+    def test_fsync_between_growth_and_write(self):
+        import re
+        if shutil.which('strace') is None:
+            self.fail('strace not installed (tests/install-deps.sh)')
+        env = MailEnv()
+        self.addCleanup(env.close)
+        env.write_inbox(SPOOL_MSG)
+        msg = sample_message(2)
+        inp = (b'l LOGIN alice secret\r\na APPEND INBOX {%d+}\r\n' % len(msg) +
+               msg + b'\r\nb LOGOUT\r\n')
+        out = os.path.join(env.dir, 'strace.out')
+        r = subprocess.run(['strace', '-f', '-e',
+                            'trace=ftruncate,fsync,fdatasync,pwrite64', '-o', out,
+                            binary('imapd')], input=inp, env=env.environ(as_user=False),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           cwd=env.dir, timeout=60)
+        self.assertIn(b'a OK', r.stdout)
+        size = len(SPOOL_MSG)
+        calls = [re.match(r'\d+\s+(\w+)\((\d+)(?:, (\d+))?', l) for l in open(out)]
+        calls = [(m.group(1), int(m.group(2)), m.group(3)) for m in calls if m]
+        grow = [i for i, (c, fd, n) in enumerate(calls)
+                if c == 'ftruncate' and n is not None and int(n) > size]
+        self.assertTrue(grow, calls)
+        i = grow[0]
+        fd = calls[i][1]
+        nxt = [c for c, f, _ in calls[i + 1:] if f == fd]
+        self.assertTrue(nxt and nxt[0] in ('fsync', 'fdatasync'),
+                        'no sync of the growth before the write: %r' % nxt[:3])
+        self.assertIn('pwrite64', nxt)
+
+
 if __name__ == '__main__':
     unittest.main()
