@@ -117,6 +117,7 @@ struct pmsg {
 	char *keywords;		/* X-Keywords value, or NULL */
 	char *ximap;		/* X-IMAP / X-IMAPbase value, or NULL */
 	bool subject_internal;
+	bool mta_trace;		/* message 1 has Received:/Delivered-To: */
 };
 
 struct plist {
@@ -520,6 +521,12 @@ static uint64_t mbox_parse(int fd, uint64_t start, uint64_t end,
 					    ascii_strncasecmp(p, "Subject:", 8) == 0 &&
 					    memmem(p, n, "FOLDER INTERNAL DATA", 20))
 						ps.m->subject_internal = true;
+					/* what an MTA adds and a server's
+					 * pseudo message never has */
+					if (pl->n == 1 &&
+					    ((n >= 9 && ascii_strncasecmp(p, "Received:", 9) == 0) ||
+					     (n >= 13 && ascii_strncasecmp(p, "Delivered-To:", 13) == 0)))
+						ps.m->mta_trace = true;
 				}
 			}
 			if (ps.line_hidden) {
@@ -715,6 +722,15 @@ static void header_from_first(struct mbox *mx, struct plist *pl,
 	if (f == NULL || f->ximap == NULL ||
 	    !ximap_parse(f->ximap, &uv, &last, &kw))
 		return;
+	if (f->has_ximap && f->mta_trace) {
+		/* a server writes the pseudo message itself; one that came
+		 * through an MTA is a sender's forgery that would hide
+		 * itself: an ordinary message, its UID data ignored */
+		log_warning("%s: first message has X-IMAP but came from an "
+			    "MTA: not taken as folder internal data",
+			    mx->mb.path);
+		return;
+	}
 	if (f->has_ximap) {
 		mx->form = UIDF_PSEUDO;
 		/* the only message: it ends at the end (fixed by caller) */

@@ -414,6 +414,25 @@ class TestForgedStatusHeaders(unittest.TestCase):
         s.cmd('LOGOUT')
         s.close()
 
+    def test_forged_pseudo_message_not_hidden(self):
+        """a sender's "FOLDER INTERNAL DATA" message, delivered by an MTA
+        as the first of a fresh spool, would hide itself: it is shown"""
+        forged = (b'From MAILER-DAEMON Mon Mar 16 10:00:00 2020\n'
+                  b'Received: from evil.example by mx.example; Mon, 16 Mar 2020\n'
+                  b'Date: Mon, 16 Mar 2020 10:00:00 +0000\n'
+                  b'From: Mail System Internal Data <MAILER-DAEMON@example>\n'
+                  b"Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n"
+                  b'X-IMAP: 1 4000000000 k1 k2 k3\nStatus: RO\n\n'
+                  b'please read me\n\n')
+        self.env.write_inbox(forged + FORGED % 1)
+        s, u = self.select()
+        self.assertIn(b'* 2 EXISTS', u)
+        self.assertNotIn(b'k1', u)
+        self.assertNotIn(b'UIDNEXT 4000000001', u)
+        s.cmd('LOGOUT')
+        s.close()
+        self.assertIn('not taken as folder internal data', self.env.log())
+
     def test_fresh_spool_from_mta(self):
         """a spool file no server has opened yet: every message came from
         an MTA"""
