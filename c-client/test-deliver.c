@@ -89,6 +89,21 @@ static void test_open_beneath(void)
 	check_beneath(home, "nosuch", ENOENT);
 	check_beneath(home, "../x", EXDEV);
 	check_beneath(home, "/etc/passwd", EXDEV);
+	static const char *const made[] = {
+		"dir/up", "dir/box", "v", "d", "lists",
+	};
+	for (size_t i = 0; i < N_ELEMENTS(made); i++) {
+		p = xasprintf("%s/%s", home, made[i]);
+		CHECK(unlink(p) == 0);
+		free(p);
+	}
+	p = xasprintf("%s/dir", home);
+	CHECK(rmdir(p) == 0);
+	free(p);
+	p = xasprintf("%s/victim", outside);
+	CHECK(unlink(p) == 0);
+	free(p);
+	CHECK(rmdir(home) == 0 && rmdir(outside) == 0);
 	free(home);
 	free(outside);
 }
