@@ -564,6 +564,15 @@ int journal_apply(const char *path, int fd, uint64_t old_len,
 		free(jdir);
 		ret = apply_at(paths[1], fd, &st, old_len, regions, n,
 			       new_len, error_r);
+		if (ret < 0 && shared && access(paths[1], F_OK) < 0) {
+			/* no usable home (a virtual user's): beside the
+			 * mailbox after all; a planted name there makes the
+			 * O_EXCL create or the rename fail, never our
+			 * journal go elsewhere, and reading it back checks
+			 * its owner */
+			ret = apply_at(paths[0], fd, &st, old_len, regions,
+				       n, new_len, error_r);
+		}
 	}
 	journal_paths_free(paths);
 	int err = errno;	/* journal_exists() looks at other names */

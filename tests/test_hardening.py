@@ -336,6 +336,15 @@ class TestJournals(unittest.TestCase):
         s.close()
         self.assertEqual(os.listdir(os.path.join(self.env.home, '.cclient-journal')), [])
 
+    def test_no_home_journal_beside_after_all(self):
+        """a user without a usable home (a virtual user's) still gets
+        mail into a 1777 spool: the journal goes beside the mailbox"""
+        shutil.rmtree(self.env.home)
+        r = self.env.run('tmail', ['alice'], input=MSG, as_user=False)
+        self.assertEqual(r.returncode, EX_OK, r.stderr)
+        self.assertIn(b'Subject: hardening', read(self.env.inbox))
+        self.assertEqual([n for n in os.listdir(self.env.spool) if 'journal' in n], [])
+
     def test_planted_tmp_name_not_truncated(self):
         """a hard link planted at the journal's temporary name is
         replaced, never truncated and written through"""

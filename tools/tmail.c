@@ -184,6 +184,7 @@ static const char *pick_folder(const char *user, const char *folder)
 		return NULL;
 	}
 	mail_path_free(&mp);
+	err = "cannot fstat";
 	if (fstat(fd, &st) < 0 ||
 	    deliver_check_owner(&st, mail_user->uid, &err) < 0) {
 		log_notice("deliver to %s: folder %s refused (%s), using INBOX",
