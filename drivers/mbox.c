@@ -62,6 +62,7 @@
 #define MBF_OLD		0x10u	/* Status has (or will have) "O" */
 #define MBF_TRIM_SHIFT	5	/* 2 bits: CRLFs dropped at the end */
 #define MBF_TRIM_MASK	0x60u
+#define MBF_FOREIGN	0x80u	/* hidden headers are a sender's: never read */
 #define MBF_SB_SHIFT	8
 
 extern const struct mail_driver mbox_driver;
@@ -118,6 +119,7 @@ struct pmsg {
 	char *ximap;		/* X-IMAP / X-IMAPbase value, or NULL */
 	bool subject_internal;
 	bool mta_trace;		/* message 1 has Received:/Delivered-To: */
+	bool distrusted;	/* hidden headers dropped (distrust_new) */
 };
 
 struct plist {
@@ -705,6 +707,8 @@ static void msg_from_pmsg(struct mail_message *m, const struct pmsg *p)
 		(p->sb_ok ? p->sb_len << MBF_SB_SHIFT : 0);
 	if (p->old)
 		m->d_flags |= MBF_OLD;
+	if (p->distrusted)
+		m->d_flags |= MBF_FOREIGN;
 }
 
 /* take the UID data from the first parsed message (pseudo or base) */
@@ -786,6 +790,7 @@ static void find_ximap_line(struct mbox *mx)
 /* forget what a message's sender may have written in its hidden headers */
 static void pmsg_distrust(struct pmsg *p)
 {
+	p->distrusted = true;
 	p->x_uid = 0;
 	p->flags = 0;
 	p->old = false;
@@ -1023,7 +1028,10 @@ static bool recheck_blocks(struct mbox *mx)
 
 		if ((m->state & MSTATE_EXPUNGED) != 0)
 			continue;
-		if ((m->d_flags & MBF_SB_OK) == 0 || sb == 0) {
+		/* a new delivery's block is its sender's until we write
+		 * ours (MBF_FOREIGN): not a flag change by another session */
+		if ((m->d_flags & MBF_SB_OK) == 0 || sb == 0 ||
+		    (m->d_flags & MBF_FOREIGN) != 0) {
 			char c[5];
 			/* at least check the message is still there */
 			ok = pread_full(mx->fd, c, 5, (off_t)m->d_off) == 5 &&
@@ -1794,7 +1802,7 @@ static int commit(struct mbox *mx, bool expunge, struct append_item *items,
 		if ((m->state & MSTATE_EXPUNGED) != 0)
 			continue;
 		m->state &= ~MSTATE_DIRTY;
-		m->d_flags &= ~(MBF_NEED_UID | MBF_NEED_OLD);
+		m->d_flags &= ~(MBF_NEED_UID | MBF_NEED_OLD | MBF_FOREIGN);
 	}
 	if (expunge) {
 		for (uint32_t i = mb->count; i > 0; i--)

@@ -442,6 +442,34 @@ class TestForgedStatusHeaders(unittest.TestCase):
         s.close()
         self.assertIn('not taken as folder internal data', self.env.log())
 
+    def test_delivery_during_session_not_reread_as_flags(self):
+        """a read-only session re-reads the status blocks of known
+        messages when the file grows: a new delivery's block is still
+        its sender's and must not turn into flag changes"""
+        self.env.write_inbox(SPOOL_MSG)
+        s, u = self.select()                    # writes the UID data
+        s.cmd('LOGOUT')
+        s.close()
+        s = self.env.imap()
+        _, t = s.cmd('EXAMINE INBOX')
+        self.assertTrue(t.startswith(b'OK'), t)
+        with open(self.env.inbox, 'ab') as f:
+            f.write(FORGED % 2)
+        u, t = s.cmd('NOOP')
+        self.assertIn(b'* 2 EXISTS', b''.join(u))
+        f2 = self.fetch(s, 2)
+        self.assertNotIn(b'\\Seen', f2)
+        time.sleep(0.2)
+        with open(self.env.inbox, 'ab') as f:  # the file grows again
+            f.write(SPOOL_MSG)
+        u, t = s.cmd('NOOP')
+        self.assertIn(b'* 3 EXISTS', b''.join(u))
+        for flag in (b'\\Seen', b'\\Deleted', b'\\Flagged'):
+            self.assertNotIn(flag, b''.join(u))
+            self.assertNotIn(flag, self.fetch(s, 2))
+        s.cmd('LOGOUT')
+        s.close()
+
     def test_fresh_spool_from_mta(self):
         """a spool file no server has opened yet: every message came from
         an MTA"""
