@@ -44,6 +44,7 @@
 #include "config.h"
 #include "date.h"
 #include "journal.h"
+#include "lock.h"
 #include "log.h"
 #include "mail.h"
 
@@ -209,43 +210,24 @@ static int mbx_flock_wait(int fd, int op)
  * UW's parse/append permission: an exclusive flock() on
  * <lock-directory>/.<dev>.<ino> (lockfd() in UW's env_unix.c), so UW and
  * we exclude each other. The file is mode 0666 in a sticky /tmp (FAQ 5.5,
- * 7.17); it is opened without following symlinks and checked to be a
- * plain file.
+ * 7.17); it is opened without following symlinks and must be a plain
+ * file of the mailbox owner, us or root (lock_file_open()).
  */
 static int mbx_parse_lock(int fd, const char **error_r)
 {
-	struct stat st, lst;
-	char path[4096];
-	const char *dir = config_str("lock-directory");
+	struct stat st;
+	char *path;
 	int ld;
 
 	if (fstat(fd, &st) < 0) {
 		*error_r = "fstat of mailbox failed";
 		return -1;
 	}
-	if (*dir == '\0')
-		dir = "/tmp";
-	if ((size_t)snprintf(path, sizeof(path), "%s/.%lx.%lx", dir,
-			     (unsigned long)st.st_dev,
-			     (unsigned long)st.st_ino) >= sizeof(path)) {
-		*error_r = "lock directory name too long";
+	path = session_lock_path(&st);
+	ld = lock_file_open(path, &st, error_r);
+	free(path);
+	if (ld < 0)
 		return -1;
-	}
-	ld = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
-	if (ld < 0) {
-		log_error("mbx: cannot open lock file %s: %s", path,
-			  strerror(errno));
-		*error_r = "Unable to lock mailbox (lock file)";
-		return -1;
-	}
-	if (fstat(ld, &lst) < 0 || !S_ISREG(lst.st_mode)) {
-		close(ld);
-		*error_r = "Unable to lock mailbox (lock file is not a file)";
-		return -1;
-	}
-	/* others must be able to take it too (UW makes it 0666) */
-	if (lst.st_uid == geteuid())
-		(void)fchmod(ld, 0666);
 	if (mbx_flock_wait(ld, LOCK_EX) < 0) {
 		close(ld);
 		*error_r = "Unable to lock mailbox: timed out waiting for "

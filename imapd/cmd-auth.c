@@ -17,6 +17,7 @@
 #include "codec.h"
 #include "config.h"
 #include "log.h"
+#include "penalty.h"
 #include "tls.h"
 #include "imapd.h"
 
@@ -219,6 +220,7 @@ void client_login_done(struct client *c, struct auth_user *u, const char *how)
 		auth_user_free(u);
 		return;
 	}
+	penalty_record(c->host, true);
 	auth_become(u);
 	c->anonymous = u->anonymous;
 	mail_user->anonymous = u->anonymous;
@@ -242,6 +244,7 @@ static void login_failed(struct client *c, const char *user,
 	log_info("Login failed user=%s auth=%s", user,
 		 error != NULL ? error : "?");
 	client_no(c, "[AUTHENTICATIONFAILED] Login failed");
+	penalty_record(c->host, false);		/* for every process */
 	if (auth_failure_delay(++c->login_failures)) {
 		/* send the NO first so the client knows why */
 		ios_printf(c->ios, "%s %s\r\n", c->tag, c->tagged.data);
@@ -263,6 +266,7 @@ static void sasl_exchange(struct client *c, const char *mech,
 	unsigned rounds = 0;
 
 	memset(&u, 0, sizeof u);
+	penalty_wait(c->host);	/* this address's recent failures */
 	s = sasl_start(AUTH_SERVICE_IMAP, mech, c->tls, c->host, &error);
 	if (s == NULL) {
 		client_no(c, "%s", error != NULL ? error :
@@ -364,6 +368,7 @@ void cmd_login(struct client *c, struct imap_arg *args)
 		return;
 	}
 	memset(&u, 0, sizeof u);
+	penalty_wait(c->host);	/* this address's recent failures */
 	if (auth_password(AUTH_SERVICE_IMAP, user, pass, c->host, &u,
 			  &error) < 0) {
 		login_failed(c, user, error);

@@ -98,6 +98,15 @@ static void do_copy(struct client *c, struct imap_arg *args, bool move)
 		free(seqs);
 		return;
 	}
+	if (c->anonymous) {
+		/* as APPEND, CREATE, DELETE and RENAME: #public/ and #ftp/
+		 * are read-only to anonymous users, whatever the file modes
+		 * give "nobody" */
+		free(seqs);
+		client_no(c, "[NOPERM] Anonymous users cannot %s messages",
+			  move ? "move" : "copy");
+		return;
+	}
 	if (move && c->mb->readonly) {
 		free(seqs);
 		client_no(c, "[READ-ONLY] Mailbox is read-only");
