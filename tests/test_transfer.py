@@ -105,11 +105,35 @@ class TransferTest(unittest.TestCase):
         self.assertNotEqual(uv, before['Mx'][0])
         self.assertEqual([m[0] for m in msgs], [1, 2, 3])
 
+    def test_keep_from_a_mounted_old_copy(self):
+        """The old backend's files seen under a path (docs/scaling.md
+        section 4): named by that path, copied into the user's own names."""
+        self.fill('old/Mb', 0)
+        self.fill('#driver.mbx/old/Mx', 10)
+        before = {n: self.state('old/' + n) for n in ('Mb', 'Mx')}
+        mounted = os.path.join(self.env.dir, 'mnt')
+        os.rename(self.env.path('old'), mounted)
+        self.mailutil('transfer', '-m', 'keep', mounted + '/', '#driver.maildir/mail/')
+        for n in ('Mb', 'Mx'):
+            self.assertTrue(os.path.isdir(self.env.path('mail', n)))
+            self.assertEqual(self.state('mail/' + n), before[n])
+
     def test_keep_inbox_to_another_root(self):
         self.fill('INBOX', 0)
         before = self.state('INBOX')
         self.mailutil('transfer', '-m', 'keep', 'INBOX', '#driver.mbx/moved/INBOX')
         self.assertEqual(self.state('moved/INBOX'), before)
+        # the old spool file, named by its path, becomes the INBOX of a
+        # user with no mail here yet: an mbx ~/INBOX (FAQ 4.5)
+        self.s.cmd('LOGOUT')
+        self.s.close()
+        old = os.path.join(self.env.dir, 'old-spool-alice')
+        os.rename(self.env.inbox, old)
+        self.mailutil('transfer', '-m', 'keep', old, '#driver.mbx/INBOX')
+        self.assertTrue(os.path.isfile(self.env.path('INBOX')))
+        self.s = self.env.imap()
+        self.addCleanup(self.s.close)
+        self.assertEqual(self.state('INBOX'), before)
 
 
 if __name__ == '__main__':
