@@ -70,6 +70,7 @@ USERS = {
     'chris': ('chrispw', 'b3', False),   # routed by the map's default line
     'dora': ('dorapw', 'b2', True),
     'mover': ('moverpw', 'b1', False),
+    'mover2': ('mover2pw', 'b1', False),   # moved by mailutil transfer
 }
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -554,7 +555,7 @@ class ProxyTest(unittest.TestCase):
     # ---- routing ----
     def test_append_lands_on_the_users_backend_only(self):
         for user, (password, home, _) in sorted(USERS.items()):
-            if user == 'mover':
+            if user.startswith('mover'):
                 continue
             for mode in ('starttls', 'implicit'):
                 subject = 'routed-%s-%s-%d' % (user, mode, time.monotonic_ns())
@@ -1001,6 +1002,73 @@ class ProxyTest(unittest.TestCase):
         # the old backend now refers the user on
         self.assertIn(b'[REFERRAL imap://mover@%s/]' % BACKENDS['b2'].encode(),
                       self.direct_login_response('b1', 'mover'))
+
+    def test_moved_user_by_transfer_into_other_formats(self):
+        """docs/scaling.md section 4 with mailutil transfer -m keep instead
+        of a file copy: from b1 (INBOX and Archive in mbox, an mbx) to b3
+        (INBOX in mbx, the rest in maildir), UIDs, UIDVALIDITY, flags,
+        keywords and dates kept."""
+        w = self.w
+        boxes = ('INBOX', 'Archive', 'Mbx')
+        c, _ = self.login('mover2')
+        c.create('Archive')
+        c.create('#driver.mbx/Mbx')
+        for i in range(1, 5):
+            for box in boxes:
+                c.append(box, '($T%d)' % i, '"0%d-Jan-2024 10:00:00 +0100"' % i,
+                         sample_message(i, subject='%s-%d' % (box, i)))
+        for box in boxes:
+            c.select(box)
+            c.store('2', '+FLAGS', '(\\Seen \\Flagged)')
+            c.store('4', '+FLAGS', '(\\Deleted)')
+            c.expunge()
+
+        def state(conn):
+            out = {}
+            for box in boxes:
+                typ, _ = conn.select(box)
+                self.assertEqual(typ, 'OK')
+                uv = conn.response('UIDVALIDITY')[1][0]
+                nxt = conn.response('UIDNEXT')[1][0]
+                typ, data = conn.uid('FETCH', '1:*', '(UID FLAGS INTERNALDATE)')
+                items = sorted(re.sub(rb'\\Recent ?| (?=\))', b'', re.sub(rb'^\d+ ', b'', d))
+                               for d in data if d)
+                out[box] = (uv, nxt, items)
+            return out
+        before = state(c)
+        c.logout()
+        self.assertEqual(len(before['Mbx'][2]), 3, before)
+        w.write_map({'mover2': '127.0.0.1:1:1'})
+        src, dst = w.envs['b1'], w.envs['b3']
+        # mailutil as mover2 on b3, the old host's files seen by their path
+        uid = [l.split(':') for l in open(dst.passwd) if l.startswith('mover2:')][0]
+        env = dst.environ(as_user=False)
+        for k in ('RUID', 'EUID', 'SUID', 'RGID', 'EGID', 'SGID'):
+            env['UID_WRAPPER_INITIAL_' + k] = uid[2] if k.endswith('UID') else uid[3]
+        env.update(HOME=uid[5], USER='mover2', LOGNAME='mover2')
+        for args in (['transfer', '-m', 'keep', os.path.join(src.spool, 'mover2'),
+                      '#driver.mbx/INBOX'],
+                     ['transfer', '-m', 'keep', os.path.join(src.dir, 'home', 'mover2') + '/',
+                      '#driver.maildir/']):
+            p = subprocess.run([binary('mailutil')] + args, env=env, cwd=dst.dir,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=60)
+            self.assertEqual(p.returncode, 0, (args, p.stderr))
+        home = os.path.join(dst.dir, 'home', 'mover2')
+        self.assertTrue(os.path.isfile(os.path.join(home, 'INBOX')))
+        self.assertTrue(os.path.isdir(os.path.join(home, 'Archive')))
+        self.assertTrue(os.path.isdir(os.path.join(home, 'Mbx')))
+        for root, dirs, files in os.walk(home):
+            for n in dirs + files:
+                os.chown(os.path.join(root, n), int(uid[2]), int(uid[3]))
+        w.write_map({'mover2': 'b3'})
+        os.rename(os.path.join(src.spool, 'mover2'), os.path.join(src.spool, 'mover2.moved'))
+        c, _ = self.login('mover2')
+        after = state(c)
+        c.logout()
+        self.maxDiff = None
+        self.assertEqual(before, after)
+        self.assertRegex(w.log('b3'), r'Login user=mover2 host=%s\b' % re.escape(CLIENT_IP))
 
     def direct_login_response(self, b, user):
         """LOGIN straight to backend b as if from the proxy (a PROXY
