@@ -118,7 +118,7 @@ static const struct config_key keys[] = {
 	{ "trusted-proxies", C_STR, "",
 	  "networks (CIDR, spaces or commas) whose connections start with a PROXY protocol header and may log in in plaintext" },
 	{ "route-map", C_STR, "",
-	  "user-to-backend map (\"user host[:imap-port[:pop3-port]]\" lines) read by mail-route; when set, imapd refers users of other backends (LOGIN-REFERRALS)" },
+	  "user-to-backend map (\"user host[:imap-port[:pop3-port]]\" lines) read by mail-route; when set, imapd refers users and mailboxes of other backends (LOGIN-REFERRALS, MAILBOX-REFERRALS; needs server-name)" },
 	{ "server-name", C_STR, "",
 	  "this backend's host name as the route map writes it (referrals)" },
 	{ "route-state-file", C_STR, "/var/lib/mail-route/failures",

@@ -2469,15 +2469,29 @@ static int mbox_append(const char *path, const struct mail_append_msg *msgs,
 		sender = xstrdup("MAILER-DAEMON");
 	items = xcalloc(n ? n : 1, sizeof *items);
 	ret = 0;
+	/* kept numbering (mail.h: uid, uidvalidity); the model is thrown
+	 * away below if this fails */
+	if (n > 0 && msgs[0].uidvalidity != 0 &&
+	    msgs[0].uidvalidity != mx->mb.uidvalidity) {
+		if (mx->last_uid != 0 || mx->mb.count != 0) {
+			*error_r = "Mailbox has UIDs: UIDVALIDITY cannot change";
+			ret = -1;
+		} else {
+			mx->mb.uidvalidity = msgs[0].uidvalidity;
+		}
+	}
 	for (unsigned i = 0; i < n && ret == 0; i++) {
 		struct append_item *it = &items[i];
 		const struct mail_append_msg *am = &msgs[i];
-		if (mx->last_uid == UINT32_MAX) {
-			*error_r = "Mailbox UIDs exhausted";
+		if (am->uid != 0 ? am->uid <= mx->last_uid :
+		    mx->last_uid == UINT32_MAX) {
+			*error_r = am->uid != 0 ? "UID to keep is not above "
+				"the mailbox's UIDs" : "Mailbox UIDs exhausted";
 			ret = -1;
 			break;
 		}
-		it->m.uid = ++mx->last_uid;
+		it->m.uid = am->uid != 0 ? am->uid : mx->last_uid + 1;
+		mx->last_uid = it->m.uid;
 		it->m.flags = am->flags & MAIL_SYSFLAGS;
 		for (unsigned k = 0; k < am->nkeywords; k++) {
 			int ki = mail_keyword_index(&mx->mb, am->keywords[k],
@@ -2505,6 +2519,9 @@ static int mbox_append(const char *path, const struct mail_append_msg *msgs,
 			strlen(am->from_sender) ? am->from_sender : sender;
 		uids_r[i] = it->m.uid;
 	}
+	for (unsigned i = 0; i < n && ret == 0; i++)
+		if (msgs[i].uidnext > mx->last_uid + 1)
+			mx->last_uid = msgs[i].uidnext - 1;
 	if (ret == 0) {
 		mx->mb.uidnext = mx->last_uid + 1;
 		ret = commit(mx, false, items, n, error_r);

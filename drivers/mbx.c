@@ -1777,9 +1777,31 @@ static int mbx_append(const char *path, const struct mail_append_msg *msgs,
 		}
 	(void)hdr_new_kw;
 
+	/* kept numbering (mail.h: uid, uidvalidity) */
+	uint32_t *uid = xcalloc(n, sizeof *uid), last = h.lastuid;
+	for (unsigned i = 0; i < n; i++) {
+		if ((msgs[i].uid != 0 && msgs[i].uid <= last) ||
+		    (msgs[i].uid == 0 && last == UINT32_MAX)) {
+			free(uid);
+			*error_r = "UID to keep is not above the mailbox's UIDs";
+			goto fail_unlocked;
+		}
+		uid[i] = last = msgs[i].uid != 0 ? msgs[i].uid : last + 1;
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (msgs[i].uidnext > last + 1)
+			last = msgs[i].uidnext - 1;
+	if (msgs[0].uidvalidity != 0 && msgs[0].uidvalidity != h.uidvalidity) {
+		if (h.lastuid != 0) {
+			free(uid);
+			*error_r = "Mailbox has UIDs: UIDVALIDITY cannot change";
+			goto fail_unlocked;
+		}
+		h.uidvalidity = msgs[0].uidvalidity;
+	}
+
 	/* 1: header with the new last UID, new keywords and our marker */
-	uint32_t first = h.lastuid + 1;
-	h.lastuid += n;
+	h.lastuid = last;
 	if (mbx_hdr_write(fd, &h, pos, error_r) < 0 || fdatasync(fd) < 0) {
 		*error_r = "Unable to update mailbox header";
 		goto fail_unlocked;
@@ -1810,22 +1832,24 @@ static int mbx_append(const char *path, const struct mail_append_msg *msgs,
 		buf_printf(&line, ",%zu;%08" PRIx32 "%04" PRIx32 "-%08" PRIx32
 			   "\r\n", len, uf,
 			   mbx_flags_to_file(am->flags & MAIL_SYSFLAGS),
-			   first + i);
+			   uid[i]);
 		if (pwrite_full(fd, line.data, line.len, (off_t)pos) !=
 		    (ssize_t)line.len ||
 		    pwrite_full(fd, text, len, (off_t)(pos + line.len)) !=
 		    (ssize_t)len) {
 			free(conv);
 			buf_release(&line);
+			free(uid);
 			goto fail_write;
 		}
 		pos += line.len + len;
 		if (uids_r != NULL)
-			uids_r[i] = first + i;
+			uids_r[i] = uid[i];
 		free(conv);
 		journal_crash_point();	/* fault injection: some records written */
 	}
 	buf_release(&line);
+	free(uid);
 	if (fsync(fd) < 0)
 		goto fail_write;
 	journal_crash_point();	/* fault injection: records durable, marker set */

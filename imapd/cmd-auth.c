@@ -45,7 +45,7 @@ void imapd_capability_auth(struct client *c, struct buf *out)
 	if (!auth_plaintext_allowed(c->tls))
 		buf_puts(out, " LOGINDISABLED");
 	if (imapd_referrals_enabled())
-		buf_puts(out, " LOGIN-REFERRALS");
+		buf_puts(out, " LOGIN-REFERRALS");	/* MAILBOX-: client.c */
 }
 
 void cmd_capability(struct client *c, struct imap_arg *args)
@@ -207,16 +207,16 @@ static void login_failed(struct client *c, const char *user,
 
 void client_login_done(struct client *c, struct auth_user *u, const char *how)
 {
-	struct buf caps;
+	struct buf caps, referral;
+	bool elsewhere;
 
-	if (imapd_login_referral(c, u)) {
-		auth_user_free(u);
-		return;
-	}
+	buf_init(&referral, 0);
+	elsewhere = imapd_login_referral(c, u, &referral);
 	if (geteuid() != 0 && u->uid != geteuid()) {
 		/* started as an ordinary user (e.g. the -l listener of a
 		 * non-root run-demo): nobody else can ever be served */
 		login_failed(c, u->name, "not the user the server runs as");
+		buf_release(&referral);
 		auth_user_free(u);
 		return;
 	}
@@ -232,9 +232,18 @@ void client_login_done(struct client *c, struct auth_user *u, const char *how)
 	client_send_alert(c);
 	buf_init(&caps, 0);
 	client_capability(c, &caps);
-	client_ok(c, "[CAPABILITY %s] User %s authenticated", caps.data,
-		  u->name);
+	if (elsewhere) {
+		/* RFC 2221: logged in, but the user's mail is elsewhere */
+		client_untagged(c, "CAPABILITY %s", caps.data);
+		client_ok(c, "[REFERRAL %s] User %s authenticated; personal "
+			  "mailboxes are on another server", referral.data,
+			  u->name);
+	} else {
+		client_ok(c, "[CAPABILITY %s] User %s authenticated",
+			  caps.data, u->name);
+	}
 	buf_release(&caps);
+	buf_release(&referral);
 	auth_user_free(u);
 }
 

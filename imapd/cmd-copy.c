@@ -94,7 +94,7 @@ static void do_copy(struct client *c, struct imap_arg *args, bool move)
 	}
 	if (!client_parse_set(c, set, c->uid, &seqs, &n))
 		return;
-	if (!client_name_allowed(c, dest)) {
+	if (!client_name_allowed(c, dest) || imapd_mailbox_referral(c, dest)) {
 		free(seqs);
 		return;
 	}
