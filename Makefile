@@ -7,10 +7,12 @@
 #   make install         PREFIX=/usr/local DESTDIR= (see the install rule)
 #   make uninstall       the same variables: removes what install installed
 #
-# Sources are found by directory: c-client/*.c and drivers/*.c form the
+# Sources are found by directory: c-client/LAYER/*.c (lib, mail, auth,
+# storage, imap, test) and drivers/*.c, drivers/FORMAT/*.c form the
 # library; imapd/*.c and ipop3d/*.c are one program each; every
 # tools/NAME.c is the program NAME. Files named test-*.c are unit tests
-# (one program each) and fuzz-*.c are libFuzzer harnesses.
+# (one program each) and fuzz-*.c are libFuzzer harnesses; both sit
+# beside the code they test.
 
 CC ?= cc
 PREFIX ?= /usr/local
@@ -20,8 +22,10 @@ SANITIZE ?=
 WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wpointer-arith \
        -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
 CFLAGS ?= -O2
+# every library folder is on the include path (#include "buf.h")
+INC_DIRS = $(LIB_DIRS)
 CFLAGS += -g -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
-	  -Ic-client -Idrivers
+	  $(addprefix -I,$(INC_DIRS))
 LDLIBS = -lssl -lcrypto -lpam -lcrypt
 
 FUZZ_SECONDS ?= 60
@@ -45,14 +49,17 @@ endif
 
 # the sources in the given directories, without test-*.c and fuzz-*.c
 srcs = $(foreach f,$(wildcard $(1)),$(if $(filter test-% fuzz-%,$(notdir $(f))),,$(f)))
-LIB_SRC   := $(call srcs,c-client/*.c drivers/*.c)
+# c-client's layers, bottom first, and one folder per mailbox format
+CCLIENT_DIRS := c-client/lib c-client/mail c-client/auth c-client/storage \
+		c-client/imap c-client/test
+DRIVER_DIRS  := $(patsubst %/,%,$(sort $(dir $(wildcard drivers/*/*.c))))
+LIB_DIRS  := $(CCLIENT_DIRS) drivers $(DRIVER_DIRS)
+LIB_SRC   := $(call srcs,$(addsuffix /*.c,$(LIB_DIRS)))
 IMAPD_SRC := $(call srcs,imapd/*.c)
 POP_SRC   := $(call srcs,ipop3d/*.c)
 TOOL_SRC  := $(call srcs,tools/*.c)
-FUZZ_SRC  := $(wildcard c-client/fuzz-*.c drivers/fuzz-*.c imapd/fuzz-*.c \
-		ipop3d/fuzz-*.c)
-TEST_SRC  := $(wildcard c-client/test-*.c drivers/test-*.c imapd/test-*.c \
-		ipop3d/test-*.c tools/test-*.c)
+FUZZ_SRC  := $(wildcard $(addsuffix /fuzz-*.c,$(LIB_DIRS) imapd ipop3d))
+TEST_SRC  := $(wildcard $(addsuffix /test-*.c,$(LIB_DIRS) imapd ipop3d tools))
 
 LIB   := $(B)/libc-client.a
 TOOLS := $(patsubst tools/%.c,$(B)/bin/%,$(TOOL_SRC))
@@ -174,7 +181,7 @@ CFLAGS += -DCC_MLOCK_PROGRAM='"$(PREFIX)/sbin/mlock"'
 $(B)/prefix: FORCE
 	@mkdir -p $(B)
 	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' >$@
-$(B)/obj/c-client/config.o: $(B)/prefix
+$(B)/obj/c-client/lib/config.o: $(B)/prefix
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
