@@ -183,7 +183,7 @@ struct mail_driver {
 		      const char **error_r);
 };
 
-/* the registry: drivers/registry.c, NULL-terminated, default first */
+/* the registry: drivers/linkage.c, NULL-terminated, default first */
 extern const struct mail_driver *const mail_drivers[];
 const struct mail_driver *driver_lookup(const char *name);
 /* which driver owns this existing path? NULL if none */
