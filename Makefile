@@ -51,10 +51,17 @@ endif
 srcs = $(foreach f,$(wildcard $(1)),$(if $(filter test-% fuzz-%,$(notdir $(f))),,$(f)))
 # c-client's layers, bottom first, and one folder per mailbox format
 CCLIENT_DIRS := c-client/lib c-client/mail c-client/auth c-client/storage \
-		c-client/imap c-client/test
+		c-client/imap
 DRIVER_DIRS  := $(patsubst %/,%,$(sort $(dir $(wildcard drivers/*/*.c))))
-LIB_DIRS  := $(CCLIENT_DIRS) drivers $(DRIVER_DIRS)
-LIB_SRC   := $(call srcs,$(addsuffix /*.c,$(LIB_DIRS)))
+LIB_DIRS  := $(CCLIENT_DIRS) drivers $(DRIVER_DIRS) c-client/test
+LIB_SRC   := $(call srcs,$(addsuffix /*.c,$(CCLIENT_DIRS) drivers $(DRIVER_DIRS)))
+# the test archive: test runner and memory driver, linked only into unit
+# tests and fuzzers
+TESTLIB_SRC := $(call srcs,c-client/test/*.c)
+# sources with test-only code (#ifdef CCLIENT_TEST_HOOKS: crash points);
+# test programs link these objects, built again with the hooks, before
+# the library, so the library's own copies are never pulled in
+HOOK_SRC  := c-client/storage/journal.c
 IMAPD_SRC := $(call srcs,imapd/*.c)
 POP_SRC   := $(call srcs,ipop3d/*.c)
 TOOL_SRC  := $(call srcs,tools/*.c)
@@ -62,11 +69,19 @@ FUZZ_SRC  := $(wildcard $(addsuffix /fuzz-*.c,$(LIB_DIRS) imapd ipop3d))
 TEST_SRC  := $(wildcard $(addsuffix /test-*.c,$(LIB_DIRS) imapd ipop3d tools))
 
 LIB   := $(B)/libc-client.a
+TESTLIB := $(B)/libc-client-test.a
 TOOLS := $(patsubst tools/%.c,$(B)/bin/%,$(TOOL_SRC))
 PROGS := $(if $(IMAPD_SRC),$(B)/bin/imapd) $(if $(POP_SRC),$(B)/bin/ipop3d) $(TOOLS)
+# the same programs with the test hooks, for the crash tests
+# (tests/lib/cctest.py runs them when a test sets CCLIENT_CRASH_*)
+TEST_PROGS := $(patsubst $(B)/bin/%,$(B)/test-bin/%,$(PROGS))
 TESTS := $(patsubst %.c,$(B)/tests/%,$(notdir $(TEST_SRC)))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+hobj = $(patsubst %.c,$(B)/obj-hooks/%.o,$(1))
+HOOK_OBJ := $(call hobj,$(HOOK_SRC))
+# what a test program links after its own objects
+TEST_LINK := $(HOOK_OBJ) $(TESTLIB) $(LIB)
 
 all: $(LIB) $(PROGS)
 
@@ -74,7 +89,16 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
+$(B)/obj-hooks/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DCCLIENT_TEST_HOOKS -MMD -MP -c -o $@ $<
+
 $(LIB): $(call obj,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(TESTLIB): $(call obj,$(TESTLIB_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
@@ -91,15 +115,27 @@ $(B)/bin/%: $(B)/obj/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+$(B)/test-bin/imapd: $(call obj,$(IMAPD_SRC)) $(HOOK_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(IMAPD_SRC)) $(HOOK_OBJ) $(LIB) $(LDLIBS)
+
+$(B)/test-bin/ipop3d: $(call obj,$(POP_SRC)) $(HOOK_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(POP_SRC)) $(HOOK_OBJ) $(LIB) $(LDLIBS)
+
+$(B)/test-bin/%: $(B)/obj/tools/%.o $(HOOK_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(HOOK_OBJ) $(LIB) $(LDLIBS)
+
 # unit tests: test-NAME.c in any source directory
 define test_rule
-$(B)/tests/$(basename $(notdir $(1))): $(call obj,$(1)) $(LIB)
+$(B)/tests/$(basename $(notdir $(1))): $(call obj,$(1)) $(TEST_LINK)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS) -o $$@ $(call obj,$(1)) $(LIB) $$(LDLIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $(call obj,$(1)) $(TEST_LINK) $$(LDLIBS)
 endef
 $(foreach t,$(TEST_SRC),$(eval $(call test_rule,$(t))))
 
-tests: $(TESTS)
+tests: $(TESTS) $(TEST_PROGS)
 
 # libFuzzer harnesses: fuzz-NAME.c, built with clang by "make FUZZ=1 fuzzers"
 FUZZERS := $(patsubst %.c,$(B)/fuzz/%,$(notdir $(FUZZ_SRC)))
@@ -108,9 +144,9 @@ fuzz_objs = $(call obj,$(1)) $(filter-out %/main.o,$(call obj,\
 	$(if $(filter imapd/%,$(1)),$(IMAPD_SRC))\
 	$(if $(filter ipop3d/%,$(1)),$(POP_SRC))))
 define fuzz_rule
-$(B)/fuzz/$(basename $(notdir $(1))): $(call fuzz_objs,$(1)) $(LIB)
+$(B)/fuzz/$(basename $(notdir $(1))): $(call fuzz_objs,$(1)) $(TEST_LINK)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(FUZZ_LDFLAGS) -o $$@ $(call fuzz_objs,$(1)) $(LIB) $$(LDLIBS)
+	$$(CC) $$(FUZZ_LDFLAGS) -o $$@ $(call fuzz_objs,$(1)) $(TEST_LINK) $$(LDLIBS)
 endef
 $(foreach f,$(FUZZ_SRC),$(eval $(call fuzz_rule,$(f))))
 
@@ -227,4 +263,4 @@ clean:
 
 .PHONY: all tests check install uninstall clean fuzz fuzzers FORCE
 
--include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/obj-hooks -name '*.d' 2>/dev/null)
