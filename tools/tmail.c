@@ -40,6 +40,7 @@
 #include "log.h"
 #include "mail.h"
 #include "mailname.h"
+#include "linkage.h"
 
 static void usage(void)
 {
@@ -244,6 +245,7 @@ int main(int argc, char **argv)
 	int ch, ex, result = EX_OK;
 
 	log_open("tmail");
+	drivers_link();
 	while ((ch = getopt(argc, argv, "c:f:r:I:dD")) != -1) {
 		switch (ch) {
 		case 'c':

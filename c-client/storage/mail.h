@@ -183,8 +183,10 @@ struct mail_driver {
 		      const char **error_r);
 };
 
-/* the registry: drivers/linkage.c, NULL-terminated, default first */
-extern const struct mail_driver *const mail_drivers[];
+/* the registry (registry.c): each program's main calls drivers_link()
+ * (drivers/linkage.c), which registers every format here; the order of
+ * registration is the probe order. Registering a driver twice is a no-op. */
+void mail_driver_register(const struct mail_driver *d);
 const struct mail_driver *driver_lookup(const char *name);
 /* which driver owns this existing path? NULL if none */
 const struct mail_driver *driver_detect(const char *path);
