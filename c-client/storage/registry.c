@@ -60,3 +60,11 @@ const struct mail_driver *driver_default(void)
 		log_fatal("no mailbox driver registered (drivers_link() not called)");
 	return mail_drivers[0];
 }
+
+const struct mail_driver *driver_spool(void)
+{
+	for (unsigned i = 0; i < mail_drivers_count; i++)
+		if (mail_drivers[i]->spool_format)
+			return mail_drivers[i];
+	return NULL;
+}
