@@ -45,6 +45,8 @@ static const struct command commands[] = {
 	{ "UNSUBSCRIBE", cmd_unsubscribe, CMD_AUTHED },
 	{ "LIST",	cmd_list,	CMD_AUTHED },
 	{ "LSUB",	cmd_lsub,	CMD_AUTHED },
+	{ "RLIST",	cmd_rlist,	CMD_AUTHED },	/* RFC 2193 */
+	{ "RLSUB",	cmd_rlsub,	CMD_AUTHED },
 	{ "STATUS",	cmd_status,	CMD_AUTHED },
 	{ "APPEND",	cmd_append,	CMD_AUTHED },
 	{ "IDLE",	cmd_idle,	CMD_AUTHED },
@@ -159,6 +161,8 @@ void client_capability(struct client *c, struct buf *out)
 		 "CHILDREN UNSELECT ID ENABLE MOVE MULTIAPPEND ESEARCH WITHIN "
 		 "SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY "
 		 "I18NLEVEL=1");
+	if (imapd_referrals_enabled())
+		buf_puts(out, " MAILBOX-REFERRALS");
 	if (c->state == STATE_NOTAUTH)
 		imapd_capability_auth(c, out);
 }
