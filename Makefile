@@ -51,7 +51,7 @@ endif
 srcs = $(foreach f,$(wildcard $(1)),$(if $(filter test-% fuzz-%,$(notdir $(f))),,$(f)))
 # c-client's layers, bottom first, and one folder per mailbox format
 CCLIENT_DIRS := c-client/lib c-client/mail c-client/auth c-client/storage \
-		c-client/imap c-client
+		c-client/imap
 DRIVER_DIRS  := $(patsubst %/,%,$(sort $(dir $(wildcard drivers/*/*.c))))
 LIB_DIRS  := $(CCLIENT_DIRS) drivers $(DRIVER_DIRS) c-client/test
 LIB_SRC   := $(call srcs,$(addsuffix /*.c,$(CCLIENT_DIRS) drivers $(DRIVER_DIRS)))
