@@ -5,11 +5,9 @@
  * driver. A new format is a folder drivers/NAME/ and one line here.
  */
 #include "linkage.h"
-#include "mail.h"
-
-extern const struct mail_driver mbox_driver;
-extern const struct mail_driver mbx_driver;
-extern const struct mail_driver maildir_driver;
+#include "maildir.h"
+#include "mbox.h"
+#include "mbx.h"
 
 void drivers_link(void)
 {
