@@ -22,10 +22,11 @@ SANITIZE ?=
 WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wpointer-arith \
        -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
 CFLAGS ?= -O2
-# every library folder is on the include path (#include "buf.h")
+# the include path is per folder (see "include paths" below); this is
+# the fallback for anything else
 INC_DIRS = $(LIB_DIRS)
 CFLAGS += -g -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
-	  $(addprefix -I,$(INC_DIRS))
+	  $(addprefix -I,$(INC_DIRS) $(TEST_INC))
 LDLIBS = -lssl -lcrypto -lpam -lcrypt
 
 FUZZ_SECONDS ?= 60
@@ -84,6 +85,29 @@ HOOK_OBJ := $(call hobj,$(HOOK_SRC))
 TEST_LINK := $(HOOK_OBJ) $(TESTLIB) $(LIB)
 
 all: $(LIB) $(PROGS)
+
+# include paths: a folder sees itself and the layers below it, so an
+# include against the layering does not compile (docs/ARCHITECTURE.md).
+# auth/ still sees storage/ (auth.c sets mail_user). Front ends and tools
+# see drivers/ for linkage.h only, never a format's folder; a format's
+# folder sees storage and below. Unit tests and fuzzers also see test/.
+inc_lib     := c-client/lib
+inc_mail    := $(inc_lib) c-client/mail
+inc_auth    := $(inc_lib) c-client/auth c-client/storage
+inc_storage := $(inc_mail) c-client/storage
+inc_imap    := $(inc_storage) c-client/imap
+inc_front   := $(inc_imap) c-client/auth drivers
+layer_inc = $(B)/obj/$(1)/%.o $(B)/obj-hooks/$(1)/%.o: INC_DIRS = $(2)
+$(eval $(call layer_inc,c-client/lib,$(inc_lib)))
+$(eval $(call layer_inc,c-client/mail,$(inc_mail)))
+$(eval $(call layer_inc,c-client/auth,$(inc_auth)))
+$(eval $(call layer_inc,c-client/storage,$(inc_storage)))
+$(eval $(call layer_inc,c-client/imap,$(inc_imap)))
+$(eval $(call layer_inc,c-client/test,$(inc_front) $(DRIVER_DIRS)))
+$(foreach d,$(DRIVER_DIRS),$(eval $(call layer_inc,$(d),$(inc_storage) $(d))))
+$(eval $(call layer_inc,drivers,$(inc_front) $(DRIVER_DIRS)))
+$(foreach d,imapd ipop3d tools,$(eval $(call layer_inc,$(d),$(inc_front))))
+$(call obj,$(TEST_SRC) $(FUZZ_SRC)): TEST_INC = c-client/test
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
