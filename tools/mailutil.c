@@ -948,7 +948,7 @@ int main(int argc, char **argv)
 		usage();
 	log_open("mailutil");
 	if (config_load(config, &err) < 0 &&
-	    (config != NULL || getenv("CCLIENT_CONFIG") != NULL)) {
+	    (config != NULL || secure_getenv("CCLIENT_CONFIG") != NULL)) {
 		fprintf(stderr, "mailutil: %s\n", err);
 		return 1;
 	}
@@ -958,7 +958,7 @@ int main(int argc, char **argv)
 			(long)getuid());
 		return 1;
 	}
-	home = getenv("HOME");
+	home = secure_getenv("HOME");	/* ignored when set-id, as in the core */
 	if (home == NULL || home[0] != '/')
 		home = pw->pw_dir;
 	mail_user_set(pw->pw_name, pw->pw_uid, pw->pw_gid, home);
