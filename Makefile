@@ -7,10 +7,12 @@
 #   make install         PREFIX=/usr/local DESTDIR= (see the install rule)
 #   make uninstall       the same variables: removes what install installed
 #
-# Sources are found by directory: c-client/*.c and drivers/*.c form the
+# Sources are found by directory: c-client/LAYER/*.c (lib, mail, auth,
+# storage, imap, test) and drivers/*.c, drivers/FORMAT/*.c form the
 # library; imapd/*.c and ipop3d/*.c are one program each; every
 # tools/NAME.c is the program NAME. Files named test-*.c are unit tests
-# (one program each) and fuzz-*.c are libFuzzer harnesses.
+# (one program each) and fuzz-*.c are libFuzzer harnesses; both sit
+# beside the code they test.
 
 CC ?= cc
 PREFIX ?= /usr/local
@@ -20,8 +22,11 @@ SANITIZE ?=
 WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wpointer-arith \
        -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
 CFLAGS ?= -O2
+# the include path is per folder (see "include paths" below); this is
+# the fallback for anything else
+INC_DIRS = $(LIB_DIRS)
 CFLAGS += -g -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
-	  -Ic-client -Idrivers
+	  $(addprefix -I,$(INC_DIRS) $(TEST_INC))
 LDLIBS = -lssl -lcrypto -lpam -lcrypt
 
 FUZZ_SECONDS ?= 60
@@ -45,29 +50,79 @@ endif
 
 # the sources in the given directories, without test-*.c and fuzz-*.c
 srcs = $(foreach f,$(wildcard $(1)),$(if $(filter test-% fuzz-%,$(notdir $(f))),,$(f)))
-LIB_SRC   := $(call srcs,c-client/*.c drivers/*.c)
+# c-client's layers, bottom first, and one folder per mailbox format
+CCLIENT_DIRS := c-client/lib c-client/mail c-client/auth c-client/storage \
+		c-client/imap
+DRIVER_DIRS  := $(patsubst %/,%,$(sort $(dir $(wildcard drivers/*/*.c))))
+LIB_DIRS  := $(CCLIENT_DIRS) drivers $(DRIVER_DIRS) c-client/test
+LIB_SRC   := $(call srcs,$(addsuffix /*.c,$(CCLIENT_DIRS) drivers $(DRIVER_DIRS)))
+# the test archive: test runner and memory driver, linked only into unit
+# tests and fuzzers
+TESTLIB_SRC := $(call srcs,c-client/test/*.c)
+# sources with test-only code (#ifdef CCLIENT_TEST_HOOKS: crash points);
+# test programs link these objects, built again with the hooks, before
+# the library, so the library's own copies are never pulled in
+HOOK_SRC  := c-client/storage/journal.c
 IMAPD_SRC := $(call srcs,imapd/*.c)
 POP_SRC   := $(call srcs,ipop3d/*.c)
 TOOL_SRC  := $(call srcs,tools/*.c)
-FUZZ_SRC  := $(wildcard c-client/fuzz-*.c drivers/fuzz-*.c imapd/fuzz-*.c \
-		ipop3d/fuzz-*.c)
-TEST_SRC  := $(wildcard c-client/test-*.c drivers/test-*.c imapd/test-*.c \
-		ipop3d/test-*.c tools/test-*.c)
+FUZZ_SRC  := $(wildcard $(addsuffix /fuzz-*.c,$(LIB_DIRS) imapd ipop3d))
+TEST_SRC  := $(wildcard $(addsuffix /test-*.c,$(LIB_DIRS) imapd ipop3d tools))
 
 LIB   := $(B)/libc-client.a
+TESTLIB := $(B)/libc-client-test.a
 TOOLS := $(patsubst tools/%.c,$(B)/bin/%,$(TOOL_SRC))
 PROGS := $(if $(IMAPD_SRC),$(B)/bin/imapd) $(if $(POP_SRC),$(B)/bin/ipop3d) $(TOOLS)
+# the same programs with the test hooks, for the crash tests
+# (tests/lib/cctest.py runs them when a test sets CCLIENT_CRASH_*)
+TEST_PROGS := $(patsubst $(B)/bin/%,$(B)/test-bin/%,$(PROGS))
 TESTS := $(patsubst %.c,$(B)/tests/%,$(notdir $(TEST_SRC)))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+hobj = $(patsubst %.c,$(B)/obj-hooks/%.o,$(1))
+HOOK_OBJ := $(call hobj,$(HOOK_SRC))
+# what a test program links after its own objects
+TEST_LINK := $(HOOK_OBJ) $(TESTLIB) $(LIB)
 
 all: $(LIB) $(PROGS)
+
+# include paths: a folder sees itself and the layers below it, so an
+# include against the layering does not compile (docs/ARCHITECTURE.md).
+# auth/ still sees storage/ (auth.c sets mail_user). Front ends and tools
+# see drivers/ for linkage.h only, never a format's folder; a format's
+# folder sees storage and below. Unit tests and fuzzers also see test/.
+inc_lib     := c-client/lib
+inc_mail    := $(inc_lib) c-client/mail
+inc_auth    := $(inc_lib) c-client/auth c-client/storage
+inc_storage := $(inc_mail) c-client/storage
+inc_imap    := $(inc_storage) c-client/imap
+inc_front   := $(inc_imap) c-client/auth drivers
+layer_inc = $(B)/obj/$(1)/%.o $(B)/obj-hooks/$(1)/%.o: INC_DIRS = $(2)
+$(eval $(call layer_inc,c-client/lib,$(inc_lib)))
+$(eval $(call layer_inc,c-client/mail,$(inc_mail)))
+$(eval $(call layer_inc,c-client/auth,$(inc_auth)))
+$(eval $(call layer_inc,c-client/storage,$(inc_storage)))
+$(eval $(call layer_inc,c-client/imap,$(inc_imap)))
+$(eval $(call layer_inc,c-client/test,$(inc_front) $(DRIVER_DIRS)))
+$(foreach d,$(DRIVER_DIRS),$(eval $(call layer_inc,$(d),$(inc_storage) $(d))))
+$(eval $(call layer_inc,drivers,$(inc_front) $(DRIVER_DIRS)))
+$(foreach d,imapd ipop3d tools,$(eval $(call layer_inc,$(d),$(inc_front))))
+$(call obj,$(TEST_SRC) $(FUZZ_SRC)): TEST_INC = c-client/test
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
+$(B)/obj-hooks/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DCCLIENT_TEST_HOOKS -MMD -MP -c -o $@ $<
+
 $(LIB): $(call obj,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(TESTLIB): $(call obj,$(TESTLIB_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
@@ -84,15 +139,27 @@ $(B)/bin/%: $(B)/obj/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+$(B)/test-bin/imapd: $(call obj,$(IMAPD_SRC)) $(HOOK_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(IMAPD_SRC)) $(HOOK_OBJ) $(LIB) $(LDLIBS)
+
+$(B)/test-bin/ipop3d: $(call obj,$(POP_SRC)) $(HOOK_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(POP_SRC)) $(HOOK_OBJ) $(LIB) $(LDLIBS)
+
+$(B)/test-bin/%: $(B)/obj/tools/%.o $(HOOK_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(HOOK_OBJ) $(LIB) $(LDLIBS)
+
 # unit tests: test-NAME.c in any source directory
 define test_rule
-$(B)/tests/$(basename $(notdir $(1))): $(call obj,$(1)) $(LIB)
+$(B)/tests/$(basename $(notdir $(1))): $(call obj,$(1)) $(TEST_LINK)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS) -o $$@ $(call obj,$(1)) $(LIB) $$(LDLIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $(call obj,$(1)) $(TEST_LINK) $$(LDLIBS)
 endef
 $(foreach t,$(TEST_SRC),$(eval $(call test_rule,$(t))))
 
-tests: $(TESTS)
+tests: $(TESTS) $(TEST_PROGS)
 
 # libFuzzer harnesses: fuzz-NAME.c, built with clang by "make FUZZ=1 fuzzers"
 FUZZERS := $(patsubst %.c,$(B)/fuzz/%,$(notdir $(FUZZ_SRC)))
@@ -101,9 +168,9 @@ fuzz_objs = $(call obj,$(1)) $(filter-out %/main.o,$(call obj,\
 	$(if $(filter imapd/%,$(1)),$(IMAPD_SRC))\
 	$(if $(filter ipop3d/%,$(1)),$(POP_SRC))))
 define fuzz_rule
-$(B)/fuzz/$(basename $(notdir $(1))): $(call fuzz_objs,$(1)) $(LIB)
+$(B)/fuzz/$(basename $(notdir $(1))): $(call fuzz_objs,$(1)) $(TEST_LINK)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(FUZZ_LDFLAGS) -o $$@ $(call fuzz_objs,$(1)) $(LIB) $$(LDLIBS)
+	$$(CC) $$(FUZZ_LDFLAGS) -o $$@ $(call fuzz_objs,$(1)) $(TEST_LINK) $$(LDLIBS)
 endef
 $(foreach f,$(FUZZ_SRC),$(eval $(call fuzz_rule,$(f))))
 
@@ -174,7 +241,7 @@ CFLAGS += -DCC_MLOCK_PROGRAM='"$(PREFIX)/sbin/mlock"'
 $(B)/prefix: FORCE
 	@mkdir -p $(B)
 	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' >$@
-$(B)/obj/c-client/config.o: $(B)/prefix
+$(B)/obj/c-client/lib/config.o: $(B)/prefix
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
@@ -220,4 +287,4 @@ clean:
 
 .PHONY: all tests check install uninstall clean fuzz fuzzers FORCE
 
--include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/obj-hooks -name '*.d' 2>/dev/null)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "mail.h"
+#include "linkage.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -28,6 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mailbox *mb;
 	struct buf out;
 	int fd;
+
+	drivers_link();
 
 	if (size < 1)
 		return 0;

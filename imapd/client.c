@@ -1,6 +1,6 @@
 /*
  * client.c - one IMAP session: reading commands (line plus literals,
- * every read bounded), the command table and dispatch, the tagged and
+ * every read bounded), dispatch (the table is commands.c), the tagged and
  * untagged response helpers, and reporting mailbox changes at the points
  * RFC 3501 allows them.
  *
@@ -26,43 +26,6 @@
 #include "log.h"
 #include "imapd.h"
 
-static const struct command commands[] = {
-	{ "CAPABILITY",	cmd_capability,	CMD_ANY },
-	{ "NOOP",	cmd_noop,	CMD_ANY },
-	{ "LOGOUT",	cmd_logout,	CMD_ANY },
-	{ "ID",		cmd_id,		CMD_ANY },
-	{ "STARTTLS",	cmd_starttls,	CMD_NOTAUTH },
-	{ "AUTHENTICATE", cmd_authenticate, CMD_NOTAUTH },
-	{ "LOGIN",	cmd_login,	CMD_NOTAUTH },
-	{ "ENABLE",	cmd_enable,	CMD_AUTHED },
-	{ "NAMESPACE",	cmd_namespace,	CMD_AUTHED },
-	{ "SELECT",	cmd_select,	CMD_AUTHED },
-	{ "EXAMINE",	cmd_examine,	CMD_AUTHED },
-	{ "CREATE",	cmd_create,	CMD_AUTHED },
-	{ "DELETE",	cmd_delete,	CMD_AUTHED },
-	{ "RENAME",	cmd_rename,	CMD_AUTHED },
-	{ "SUBSCRIBE",	cmd_subscribe,	CMD_AUTHED },
-	{ "UNSUBSCRIBE", cmd_unsubscribe, CMD_AUTHED },
-	{ "LIST",	cmd_list,	CMD_AUTHED },
-	{ "LSUB",	cmd_lsub,	CMD_AUTHED },
-	{ "RLIST",	cmd_rlist,	CMD_AUTHED },	/* RFC 2193 */
-	{ "RLSUB",	cmd_rlsub,	CMD_AUTHED },
-	{ "STATUS",	cmd_status,	CMD_AUTHED },
-	{ "APPEND",	cmd_append,	CMD_AUTHED },
-	{ "IDLE",	cmd_idle,	CMD_AUTHED },
-	{ "CHECK",	cmd_check,	CMD_SELECTED },
-	{ "CLOSE",	cmd_close,	CMD_SELECTED },
-	{ "UNSELECT",	cmd_unselect,	CMD_SELECTED },
-	{ "EXPUNGE",	cmd_expunge,	CMD_SELECTED | CMD_UID_OK },
-	{ "SEARCH",	cmd_search,	CMD_SELECTED | CMD_UID_OK | CMD_NO_EXPUNGE },
-	{ "SORT",	cmd_sort,	CMD_SELECTED | CMD_UID_OK | CMD_NO_EXPUNGE },
-	{ "THREAD",	cmd_thread,	CMD_SELECTED | CMD_UID_OK | CMD_NO_EXPUNGE },
-	{ "FETCH",	cmd_fetch,	CMD_SELECTED | CMD_UID_OK | CMD_NO_EXPUNGE },
-	{ "STORE",	cmd_store,	CMD_SELECTED | CMD_UID_OK | CMD_NO_EXPUNGE },
-	{ "COPY",	cmd_copy,	CMD_SELECTED | CMD_UID_OK | CMD_NO_EXPUNGE },
-	{ "MOVE",	cmd_move,	CMD_SELECTED | CMD_UID_OK },
-};
-
 static const char *const state_names[] = {
 	[STATE_NOTAUTH] = "not authenticated",
 	[STATE_AUTH] = "authenticated",
@@ -70,15 +33,6 @@ static const char *const state_names[] = {
 	[STATE_LOGOUT] = "logout",
 };
 
-const struct command *command_find(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < N_ELEMENTS(commands); i++)
-		if (ascii_strcasecmp(commands[i].name, name) == 0)
-			return &commands[i];
-	return NULL;
-}
 
 void client_state_change(struct client *c, enum client_state st)
 {
@@ -151,20 +105,6 @@ void client_disconnect(struct client *c, const char *bye, const char *logmsg)
 		(void)ios_flush(c->ios);
 	}
 	client_state_change(c, STATE_LOGOUT);
-}
-
-/* ---- capabilities ---- */
-
-void client_capability(struct client *c, struct buf *out)
-{
-	buf_puts(out, "IMAP4rev1 LITERAL+ SASL-IR IDLE NAMESPACE UIDPLUS "
-		 "CHILDREN UNSELECT ID ENABLE MOVE MULTIAPPEND ESEARCH WITHIN "
-		 "SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY "
-		 "I18NLEVEL=1");
-	if (imapd_referrals_enabled())
-		buf_puts(out, " MAILBOX-REFERRALS");
-	if (c->state == STATE_NOTAUTH)
-		imapd_capability_auth(c, out);
 }
 
 /* ---- flags ---- */

@@ -21,33 +21,6 @@
 #include "tls.h"
 #include "imapd.h"
 
-void imapd_capability_auth(struct client *c, struct buf *out)
-{
-	struct buf mechs;
-	const char *p, *sp;
-
-	if (!c->tls && tls_available(TLS_SERVICE_IMAP))
-		buf_puts(out, " STARTTLS");
-	buf_init(&mechs, 0);
-	sasl_mechanisms(c->tls, &mechs);
-	for (p = mechs.data; *p != '\0'; p = sp) {
-		while (*p == ' ')
-			p++;
-		if (*p == '\0')
-			break;
-		sp = strchr(p, ' ');
-		if (sp == NULL)
-			sp = p + strlen(p);
-		buf_puts(out, " AUTH=");
-		buf_append(out, p, (size_t)(sp - p));
-	}
-	buf_release(&mechs);
-	if (!auth_plaintext_allowed(c->tls))
-		buf_puts(out, " LOGINDISABLED");
-	if (imapd_referrals_enabled())
-		buf_puts(out, " LOGIN-REFERRALS");	/* MAILBOX-: client.c */
-}
-
 void cmd_capability(struct client *c, struct imap_arg *args)
 {
 	struct buf caps;

@@ -31,6 +31,7 @@
 #include "mail.h"
 #include "mailname.h"
 #include "imapd.h"
+#include "linkage.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -244,8 +245,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct buf caps;
 	int p[2];
 
-	if (topdir[0] == '\0')
+	if (topdir[0] == '\0') {
+		drivers_link();
 		setup_once();
+	}
 	if (!reset_mail())
 		abort();
 	if (size > FUZZ_MAX_INPUT)

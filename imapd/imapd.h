@@ -83,15 +83,13 @@ void client_report_changes(struct client *c);
 /* mail_sync and report; allow_expunge as RFC 3501 7.4.1 permits */
 void client_sync(struct client *c, bool allow_expunge);
 /* capability list (without "CAPABILITY ") */
-void client_capability(struct client *c, struct buf *out);
+void client_capability(struct client *c, struct buf *out);	/* capability.c */
 /* read one more line from the client (AUTHENTICATE, IDLE); false at
  * EOF/timeout/error (the session then ends) */
 bool client_read_line(struct client *c, struct buf *line);
 enum ios_status client_read_line_status(struct client *c, struct buf *line);
 /* install the event callbacks on c->mb */
 void client_open_mailbox_events(struct client *c);
-/* STARTTLS, AUTH=..., LOGINDISABLED for the not-authenticated state */
-void imapd_capability_auth(struct client *c, struct buf *out);
 void client_close_mailbox(struct client *c);
 /* may the current user use this mailbox name? (anonymous: #public/ and
  * #ftp/ only, FAQ 4.1); if not, answers NO and returns false */
@@ -99,7 +97,7 @@ bool client_name_allowed(struct client *c, const char *name);
 /* messages in a sequence set or UID set, ascending: malloc'd array */
 bool client_parse_set(struct client *c, const char *s, bool uid,
 		      uint32_t **seqs_r, uint32_t *n_r);
-const struct command *command_find(const char *name);
+const struct command *command_find(const char *name);	/* commands.c */
 /* the selected mailbox's FLAGS / PERMANENTFLAGS lists */
 void client_send_flags(struct client *c);
 /* send FLAGS/PERMANENTFLAGS if the mailbox has keywords not yet named */

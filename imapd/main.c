@@ -29,6 +29,7 @@
 #include "proxy-protocol.h"
 #include "tls.h"
 #include "imapd.h"
+#include "linkage.h"
 
 static bool opt_implicit_tls;
 /* the built-in listener: clients log in even when not started as root */
@@ -138,6 +139,7 @@ int main(int argc, char **argv)
 	int ch;
 
 	log_open("imapd");
+	drivers_link();
 	while ((ch = getopt(argc, argv, "c:sl:o:")) != -1) {
 		switch (ch) {
 		case 'c':

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "mail.h"
 #include "pop3.h"
+#include "linkage.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -225,8 +226,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool preauth = true;
 	int in_fd;
 
-	if (null_fd < 0)
+	if (null_fd < 0) {
+		drivers_link();
 		setup();
+	}
 	if (size >= 5 && memcmp(data, "#auth", 5) == 0) {
 		const uint8_t *nl = memchr(data, '\n', size);
 

@@ -24,6 +24,7 @@
 #include "proxy-protocol.h"
 #include "tls.h"
 #include "pop3.h"
+#include "linkage.h"
 
 static bool opt_implicit_tls;
 
@@ -61,6 +62,7 @@ int main(int argc, char **argv)
 	int c;
 
 	log_open("ipop3d");
+	drivers_link();
 	overrides = xcalloc((size_t)argc + 1, sizeof *overrides);
 	while ((c = getopt(argc, argv, "c:sl:o:")) != -1) {
 		switch (c) {

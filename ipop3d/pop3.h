@@ -90,7 +90,18 @@ pop3_cmd_fn cmd_capa, cmd_user, cmd_pass, cmd_apop, cmd_auth, cmd_stls,
 	cmd_quit, cmd_stat, cmd_list, cmd_uidl, cmd_retr, cmd_top, cmd_dele,
 	cmd_noop, cmd_rset;
 
-/* cmd-auth.c */
+/* commands.c: the command table */
+#define POP3_IN_AUTH	0x01u	/* allowed in AUTHORIZATION */
+#define POP3_IN_TRANS	0x02u	/* allowed in TRANSACTION */
+struct pop3_cmd {
+	const char *name;
+	pop3_cmd_fn *fn;
+	unsigned states;	/* POP3_IN_* */
+};
+/* the entry for a command name (any case), or NULL */
+const struct pop3_cmd *pop3_command_find(const char *name);
+
+/* maildrop.c */
 void pop3_greeting(struct pop3_session *s);
 /* open INBOX for mail_user and enter TRANSACTION (or LOGOUT when it
  * cannot be opened); how is for the log ("USER", "APOP", "AUTH") */

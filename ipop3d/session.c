@@ -1,6 +1,6 @@
 /*
  * session.c - the ipop3d command loop: read one command line, look it up
- * in the command table, check the state allows it, run it, flush the
+ * in the command table (commands.c), check the state allows it, run it, flush the
  * response. Also the end-of-session paths (QUIT, end of stream,
  * autologout, kiss of death) and their syslog lines (FAQ 7.18, 7.19,
  * 7.27).
@@ -23,33 +23,6 @@
 #include "log.h"
 #include "tls.h"
 #include "pop3.h"
-
-#define IN_AUTH		0x01u
-#define IN_TRANS	0x02u
-
-struct pop3_cmd {
-	const char *name;
-	pop3_cmd_fn *fn;
-	unsigned states;	/* IN_* */
-};
-
-static const struct pop3_cmd pop3_cmds[] = {
-	{ "CAPA", cmd_capa, IN_AUTH | IN_TRANS },
-	{ "QUIT", cmd_quit, IN_AUTH | IN_TRANS },
-	{ "USER", cmd_user, IN_AUTH },
-	{ "PASS", cmd_pass, IN_AUTH },
-	{ "APOP", cmd_apop, IN_AUTH },
-	{ "AUTH", cmd_auth, IN_AUTH },
-	{ "STLS", cmd_stls, IN_AUTH },
-	{ "STAT", cmd_stat, IN_TRANS },
-	{ "LIST", cmd_list, IN_TRANS },
-	{ "UIDL", cmd_uidl, IN_TRANS },
-	{ "RETR", cmd_retr, IN_TRANS },
-	{ "TOP", cmd_top, IN_TRANS },
-	{ "DELE", cmd_dele, IN_TRANS },
-	{ "NOOP", cmd_noop, IN_TRANS },
-	{ "RSET", cmd_rset, IN_TRANS },
-};
 
 static const char *const state_names[] = {
 	[POP3_AUTHORIZATION] = "AUTHORIZATION",
@@ -210,6 +183,7 @@ static void pop3_dispatch(struct pop3_session *s, struct buf *line)
 	char *cmd = line->data, *args;
 	size_t n;
 	unsigned allowed;
+	const struct pop3_cmd *c;
 
 	if (memchr(line->data, '\0', line->len) != NULL) {
 		pop3_err(s, "Bad command: NUL byte");
@@ -223,19 +197,18 @@ static void pop3_dispatch(struct pop3_session *s, struct buf *line)
 		pop3_err(s, "Null command");
 		return;
 	}
-	allowed = s->state == POP3_AUTHORIZATION ? IN_AUTH : IN_TRANS;
-	for (size_t i = 0; i < N_ELEMENTS(pop3_cmds); i++) {
-		if (ascii_strcasecmp(pop3_cmds[i].name, cmd) != 0)
-			continue;
-		if ((pop3_cmds[i].states & allowed) == 0) {
-			pop3_err(s, "Command not valid in %s state",
-				 state_names[s->state]);
-			return;
-		}
-		pop3_cmds[i].fn(s, args);
+	allowed = s->state == POP3_AUTHORIZATION ? POP3_IN_AUTH : POP3_IN_TRANS;
+	c = pop3_command_find(cmd);
+	if (c == NULL) {
+		pop3_err(s, "Unknown command");
 		return;
 	}
-	pop3_err(s, "Unknown command");
+	if ((c->states & allowed) == 0) {
+		pop3_err(s, "Command not valid in %s state",
+			 state_names[s->state]);
+		return;
+	}
+	c->fn(s, args);
 }
 
 void cmd_quit(struct pop3_session *s, char *args ATTR_UNUSED)

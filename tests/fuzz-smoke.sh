@@ -28,8 +28,8 @@ fi
 if [ $# -gt 0 ]; then
 	names="$*"
 else
-	names=$(for f in c-client/fuzz-*.c drivers/fuzz-*.c imapd/fuzz-*.c \
-		ipop3d/fuzz-*.c; do
+	names=$(for f in c-client/*/fuzz-*.c drivers/fuzz-*.c \
+		drivers/*/fuzz-*.c imapd/fuzz-*.c ipop3d/fuzz-*.c; do
 		[ -f "$f" ] && basename "$f" .c; done)
 fi
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Regenerate docs/CONFIG.md from the key table in c-client/config.c, so
+"""Regenerate docs/CONFIG.md from the key table in c-client/lib/config.c, so
 the documentation can never drift from the code (test-config checks)."""
 import os
 import re
 
 top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-src = open(os.path.join(top, 'c-client', 'config.c')).read()
+src = open(os.path.join(top, 'c-client', 'lib', 'config.c')).read()
 table = src[src.index('static const struct config_key keys[]'):]
 table = table[:table.index('};')]
 rows = []
@@ -30,7 +30,7 @@ out = ['# Configuration', '',
        'unknown key or a bad value stops the program with an error naming the',
        'file and the line. Booleans are `yes`/`no`; numbers may be octal',
        '(`0600`).', '',
-       'This file is generated from the table in `c-client/config.c` by',
+       'This file is generated from the table in `c-client/lib/config.c` by',
        '`tests/gen-config-doc.py`.', '']
 for r in rows:
     if r[0] == 'section':

@@ -5,7 +5,7 @@ ipop3d and imapd running under the cwrap wrappers (tests/lib/cctest.py).
 No test touches a real user.
 
 The C-level tests (backends, SASL state machines, the privilege drop and
-the proof that root cannot be regained) are in c-client/test-auth.c; the
+the proof that root cannot be regained) are in c-client/auth/test-auth.c; the
 first test here runs that program too.
 """
 

@@ -21,6 +21,9 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 BIN = os.path.abspath(os.environ.get('CC_BIN', os.path.join(REPO, 'build', 'bin')))
 UW_DATA = os.path.join(REPO, 'tests', 'data', 'uw')
 MAILUTIL = os.path.join(BIN, 'mailutil')
+# the build with the test hooks (CCLIENT_CRASH_POINT), as tests/lib/cctest.py
+TEST_BIN = os.path.abspath(os.environ.get('CC_TEST_BIN',
+                                          os.path.join(os.path.dirname(BIN), 'test-bin')))
 TIMEOUT = float(os.environ.get('CC_TIMEOUT', '60'))
 
 MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep',
@@ -307,7 +310,8 @@ class TestSubcommands(MailutilCase):
                 mbx_write(self.h(name), msgs)
                 env = dict(os.environ, HOME=self.home, CCLIENT_CONFIG=self.cf,
                            CCLIENT_CRASH_POINT=str(point))
-                p = subprocess.run([MAILUTIL, 'prune', name, 'SEEN'], env=env,
+                p = subprocess.run([os.path.join(TEST_BIN, 'mailutil'), 'prune', name,
+                                    'SEEN'], env=env,
                                    capture_output=True, timeout=TIMEOUT)
                 self.assertIn(p.returncode, (0, 99), p.stderr)
                 # a read-write open finishes or undoes the step

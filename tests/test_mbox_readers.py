@@ -19,7 +19,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 
-# the same texts as round_trips[] in drivers/test-mbox.c
+# the same texts as round_trips[] in drivers/mbox/test-mbox.c
 ROUND_TRIPS = [
     b"Subject: plain\r\n\r\nHello\r\n",
     b"Subject: from lines\r\n\r\nFrom me to you\r\n>From quoted\r\n"

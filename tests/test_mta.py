@@ -23,7 +23,7 @@ append was half written, remembered the file's stat taken after the
 parse (same mtime, full size) and so later believed the short copy was
 the whole message, and a rewrite overwrote its tail. Readers now take the
 dotlock to parse new data, and a remembered stat is the one taken before
-reading (drivers/mbox.c, remember_state()).
+reading (drivers/mbox/mbox.c, remember_state()).
 
 CC_MTA_SECONDS bounds the run (default 12)."""
 

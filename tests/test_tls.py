@@ -1,6 +1,6 @@
-"""TLS at the C level: c-client/tls.c driven through the test program
+"""TLS at the C level: c-client/auth/tls.c driven through the test program
 $(B)/tests/test-tls in --serve mode (a tiny line server on stdin/stdout,
-see c-client/test-tls.c) over a socketpair.
+see c-client/auth/test-tls.c) over a socketpair.
 
 The client side is Python's ssl module on memory BIOs, so the raw TLS
 records can be inspected: outgoing records are at most tls-max-record

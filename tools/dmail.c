@@ -30,6 +30,7 @@
 #include "log.h"
 #include "mail.h"
 #include "mailname.h"
+#include "linkage.h"
 
 static void usage(void)
 {
@@ -46,6 +47,7 @@ int main(int argc, char **argv)
 	int ch, ex;
 
 	log_open("dmail");
+	drivers_link();
 	if (getuid() != geteuid() || getgid() != getegid()) {
 		fprintf(stderr, "dmail: must not run set-id\n");
 		return EX_NOPERM;

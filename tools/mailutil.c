@@ -51,6 +51,7 @@
 #include "mail.h"
 #include "mailname.h"
 #include "search.h"
+#include "linkage.h"
 
 #define EXIT_USAGE 2
 
@@ -931,6 +932,7 @@ int main(int argc, char **argv)
 	const char *home;
 	int i = 1;
 
+	drivers_link();
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "-verbose") == 0)
 			verbose = true;

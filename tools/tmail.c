@@ -47,6 +47,7 @@
 #include "log.h"
 #include "mail.h"
 #include "mailname.h"
+#include "linkage.h"
 
 static void usage(void)
 {
@@ -321,6 +322,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tmail: must not be set-uid or set-gid\n");
 		return EX_NOPERM;
 	}
+	drivers_link();
 	while ((ch = getopt(argc, argv, "c:f:r:I:dD")) != -1) {
 		switch (ch) {
 		case 'c':

@@ -23,6 +23,9 @@ Usage:
 
 Environment:
     CC_BIN     directory of the built binaries (default <repo>/build/bin)
+    CC_TEST_BIN  the same programs built with the test hooks (crash
+               points), which a process started with CCLIENT_CRASH_* in
+               its environment runs (default: test-bin beside CC_BIN)
     CC_TIMEOUT seconds any single read may wait (default 20)
 """
 
@@ -53,12 +56,26 @@ PAM_WRAPPER = os.path.join(LIBDIR, 'libpam_wrapper.so')
 PAM_MATRIX = os.path.join(LIBDIR, 'pam_wrapper', 'pam_matrix.so')
 
 
-def binary(name):
-    """Path of a built program; raises if it was not built."""
-    p = os.path.join(BIN, name)
+# installed programs ignore CCLIENT_CRASH_*: make builds a second set
+# with the hooks (build/test-bin/ beside build/bin/)
+TEST_BIN = os.path.abspath(os.environ.get('CC_TEST_BIN',
+                                          os.path.join(os.path.dirname(BIN), 'test-bin')))
+
+
+def binary(name, hooks=False):
+    """Path of a built program; raises if it was not built. hooks=True:
+    the build with the test hooks (CCLIENT_CRASH_POINT etc.)."""
+    d = TEST_BIN if hooks else BIN
+    p = os.path.join(d, name)
     if not os.path.exists(p):
-        raise FileNotFoundError('%s not built (CC_BIN=%s)' % (name, BIN))
+        raise FileNotFoundError('%s not built (%s=%s)' % (
+            name, 'CC_TEST_BIN' if hooks else 'CC_BIN', d))
     return p
+
+
+def needs_hooks(extra_env):
+    """True when a process environment asks for a test hook."""
+    return any(k.startswith('CCLIENT_CRASH_') for k in (extra_env or {}))
 
 
 def have_binary(name):
@@ -404,7 +421,7 @@ class MailEnv:
 
     def spawn(self, prog, args=(), as_user=True, pam=False, extra_env=None,
               stdin=subprocess.PIPE, cwd=None):
-        proc = subprocess.Popen([binary(prog)] + list(args), stdin=stdin,
+        proc = subprocess.Popen([binary(prog, needs_hooks(extra_env))] + list(args), stdin=stdin,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=self.environ(as_user, pam, extra_env),
                                 cwd=cwd or self.dir)
@@ -414,7 +431,7 @@ class MailEnv:
     def run(self, prog, args=(), input=b'', as_user=True, pam=False,
             extra_env=None, timeout=None):
         """Run a tool to completion; returns CompletedProcess."""
-        return subprocess.run([binary(prog)] + list(args), input=input,
+        return subprocess.run([binary(prog, needs_hooks(extra_env))] + list(args), input=input,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               env=self.environ(as_user, pam, extra_env),
                               cwd=self.dir, timeout=timeout or TIMEOUT * 3)
@@ -445,7 +462,8 @@ class MailEnv:
         # and a sanitizer report must survive for the failing test
         errpath = os.path.join(self.dir, '%s-%d.stderr' % (prog, port))
         with open(errpath, 'wb') as err:
-            proc = subprocess.Popen([binary(prog), '-l', '127.0.0.1:%d' % port] + list(args),
+            proc = subprocess.Popen([binary(prog, needs_hooks(extra_env)), '-l',
+                                     '127.0.0.1:%d' % port] + list(args),
                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                     stderr=err,
                                     env=self.environ(as_user, pam, extra_env), cwd=self.dir)

@@ -11,7 +11,8 @@
  *
  * Fault injection for tests: CCLIENT_CRASH_POINT=N makes the process
  * _exit(99) at the Nth step; CCLIENT_CRASH_AFTER_BYTES=N after N bytes of
- * region data have been written to the mailbox.
+ * region data have been written to the mailbox. Only test builds
+ * (-DCCLIENT_TEST_HOOKS) read them; see docs/ARCHITECTURE.md.
  */
 #ifndef CC_JOURNAL_H
 #define CC_JOURNAL_H

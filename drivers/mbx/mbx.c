@@ -1882,6 +1882,7 @@ fail_unlocked:
 const struct mail_driver mbx_driver = {
 	.name = "mbx",
 	.is_directory = false,
+	.parse_lock_is_session_lock = true,
 	.probe = mbx_probe,
 	.create = mbx_create,
 	.remove = mbx_remove,

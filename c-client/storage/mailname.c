@@ -396,7 +396,7 @@ static int resolve_inbox(const struct mail_driver *create_driver,
 	}
 	/* "#driver.mbx/INBOX": create ~/INBOX in that format (FAQ 4.5);
 	 * the traditional format is the spool file itself */
-	if (create_driver != NULL && strcmp(create_driver->name, "mbox") != 0) {
+	if (create_driver != NULL && !create_driver->spool_format) {
 		r->path = path_join(mail_user->home, "INBOX");
 		if (strcmp(r->path, spool) != 0 && !spool_is_dir)
 			r->spool_path = spool;
@@ -409,7 +409,7 @@ static int resolve_inbox(const struct mail_driver *create_driver,
 	if (config_bool("inbox-migrate") && !spool_is_dir) {
 		cand = path_join(mail_user->home, "INBOX");
 		d = detect_quietly(cand);
-		if (d != NULL && strcmp(d->name, "mbox") != 0 &&
+		if (d != NULL && !d->spool_format &&
 		    strcmp(cand, spool) != 0) {
 			r->path = cand;
 			r->spool_path = spool;
@@ -418,7 +418,7 @@ static int resolve_inbox(const struct mail_driver *create_driver,
 		xfree(&cand);
 		cand = path_join(mail_user->home, "mbox");
 		d = detect_quietly(cand);
-		if (d != NULL && strcmp(d->name, "mbox") == 0 &&
+		if (d != NULL && d->spool_format &&
 		    strcmp(cand, spool) != 0) {
 			r->path = cand;
 			r->spool_path = spool;

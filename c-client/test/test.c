@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "linkage.h"
 
 int test_failures;
 
@@ -15,6 +16,8 @@ int test_run(int argc, char **argv, const struct test *tests, size_t n)
 {
 	unsigned failed = 0;
 
+	/* the test programs are programs: they link every format */
+	drivers_link();
 	for (size_t i = 0; i < n; i++) {
 		bool selected = argc < 2;
 		for (int a = 1; a < argc; a++)

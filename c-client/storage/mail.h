@@ -156,6 +156,19 @@ struct mail_append_msg {
 struct mail_driver {
 	const char *name;	/* "mbox", "mbx", "maildir" */
 	bool is_directory;	/* the mailbox is a directory (maildir) */
+	/* What the core asks of a format, instead of its name: */
+	/* the format of the system spool file (/var/mail/USER, mbox): an
+	 * INBOX that does not exist yet is one, an INBOX in another format
+	 * lives in the home directory, and new mail in a spool file of this
+	 * format moves into it */
+	bool spool_format;
+	/* the parse lock is the session lock file itself (mbx, UW's
+	 * lockfd()): POP3's exclusive session lock uses a file of its own,
+	 * and a session never holds it alone */
+	bool parse_lock_is_session_lock;
+	/* the setting mbox-single-writer applies: a read-write session may
+	 * take the session lock alone (mbox) */
+	bool single_writer;
 	/* does this existing file/directory belong to this format? */
 	bool (*probe)(const char *path, const struct stat *st);
 	int (*create)(const char *path, const char **error_r);
@@ -194,12 +207,16 @@ struct mail_driver {
 		      const char **error_r);
 };
 
-/* the registry: drivers/registry.c, NULL-terminated, default first */
-extern const struct mail_driver *const mail_drivers[];
+/* the registry (registry.c): each program's main calls drivers_link()
+ * (drivers/linkage.c), which registers every format here; the order of
+ * registration is the probe order. Registering a driver twice is a no-op. */
+void mail_driver_register(const struct mail_driver *d);
 const struct mail_driver *driver_lookup(const char *name);
 /* which driver owns this existing path? NULL if none */
 const struct mail_driver *driver_detect(const char *path);
 const struct mail_driver *driver_default(void);
+/* the first registered driver with spool_format (an absent INBOX), or NULL */
+const struct mail_driver *driver_spool(void);
 
 /* ---- the user a session runs for ---- */
 struct mail_user {

@@ -302,7 +302,7 @@ static int session_lock_before_open(const char *path,
 	 * lockfd()): holding it for the session would lock our own open
 	 * out, so POP3 exclusivity (RFC 1939) on mbx uses a file of its own
 	 * and mbx has no single-writer mode (it is a shared format) */
-	if (strcmp(d->name, "mbx") == 0) {
+	if (d->parse_lock_is_session_lock) {
 		if ((mode & MAIL_OPEN_POP3) == 0)
 			return 0;
 		flags = SESSION_LOCK_POP3 | SESSION_LOCK_KISS |
@@ -310,8 +310,7 @@ static int session_lock_before_open(const char *path,
 	} else if ((mode & MAIL_OPEN_POP3) != 0)
 		flags = SESSION_LOCK_POP3 | SESSION_LOCK_KISS;
 	else if ((mode & MAIL_OPEN_READONLY) == 0 &&
-		 config_bool("mbox-single-writer") &&
-		 strcmp(d->name, "mbox") == 0)
+		 config_bool("mbox-single-writer") && d->single_writer)
 		flags = SESSION_LOCK_KISS;
 	else
 		return 0;
@@ -452,7 +451,7 @@ static int inbox_migrate(struct mailbox *mb, const char **error_r)
 	    st.st_size == 0)
 		return 0;
 	sd = driver_detect(mb->spool_path);
-	if (sd == NULL || strcmp(sd->name, "mbox") != 0)
+	if (sd == NULL || !sd->spool_format)
 		return 0;
 	fd = open(mb->spool_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
@@ -568,7 +567,7 @@ static const struct mail_driver *open_driver(const struct mail_path *mp,
 		return mp->driver;
 	if (mp->is_inbox) {
 		/* the spool file does not exist yet: an empty INBOX */
-		const struct mail_driver *d = driver_lookup("mbox");
+		const struct mail_driver *d = driver_spool();
 		*mode |= MAIL_OPEN_INBOX;
 		if (d != NULL)
 			return d;
@@ -842,7 +841,7 @@ static void status_add_spool(const char *spool, struct mail_status *st)
 	if (stat(spool, &sst) < 0 || !S_ISREG(sst.st_mode) || sst.st_size == 0)
 		return;
 	sd = driver_detect(spool);
-	if (sd == NULL || strcmp(sd->name, "mbox") != 0)
+	if (sd == NULL || !sd->spool_format)
 		return;
 	smb = sd->open(spool, MAIL_OPEN_READONLY | MAIL_OPEN_NOINBOXMOVE,
 		       &err);

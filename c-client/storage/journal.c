@@ -55,17 +55,22 @@ static long crash_point_at = -1, crash_steps;
 static long long crash_bytes_at = -1, crash_bytes;
 static bool crash_init_done;
 
+/* the environment is read only in test builds (-DCCLIENT_TEST_HOOKS: the
+ * unit tests, fuzzers and build/test-bin/); installed programs never crash
+ * on purpose */
 static void crash_init(void)
 {
-	const char *s;
-
 	if (crash_init_done)
 		return;
 	crash_init_done = true;
+#ifdef CCLIENT_TEST_HOOKS
+	const char *s;
+
 	if ((s = secure_getenv("CCLIENT_CRASH_POINT")) != NULL && *s != '\0')
 		crash_point_at = atol(s);
 	if ((s = secure_getenv("CCLIENT_CRASH_AFTER_BYTES")) != NULL && *s != '\0')
 		crash_bytes_at = atoll(s);
+#endif
 }
 
 void journal_crash_reset(void)

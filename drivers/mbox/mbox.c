@@ -2539,6 +2539,8 @@ static int mbox_append(const char *path, const struct mail_append_msg *msgs,
 const struct mail_driver mbox_driver = {
 	.name = "mbox",
 	.is_directory = false,
+	.spool_format = true,
+	.single_writer = true,
 	.probe = mbox_probe,
 	.create = mbox_create,
 	.remove = mbox_remove,

@@ -1,41 +1,6 @@
-/* test-buf.c - the growable string and the IMAP argument tokenizer */
-#include "buf.h"
+/* test-imap-arg.c - the IMAP argument tokenizer (from test-buf.c) */
 #include "imap-arg.h"
 #include "test.h"
-
-static void test_buf_append_and_max(void)
-{
-	struct buf b;
-
-	buf_init(&b, 10);
-	CHECK(buf_puts(&b, "hello"));
-	CHECK(buf_printf(&b, "%d", 1234));
-	CHECK_STR(buf_cstr(&b), "hello1234");
-	CHECK(!buf_puts(&b, "xx"));	/* would exceed max 10 */
-	CHECK_INT(b.len, 9);
-	CHECK(buf_putc(&b, '!'));
-	CHECK(!buf_printf(&b, "%s", "more"));
-	CHECK_STR(buf_cstr(&b), "hello1234!");
-	buf_consume(&b, 5);
-	CHECK_STR(buf_cstr(&b), "1234!");
-	buf_release(&b);
-}
-
-static void test_buf_large(void)
-{
-	struct buf b;
-	char chunk[1000];
-
-	memset(chunk, 'x', sizeof chunk);
-	buf_init(&b, 0);
-	for (int i = 0; i < 1000; i++)
-		CHECK(buf_append(&b, chunk, sizeof chunk));
-	CHECK_INT(b.len, 1000000);
-	CHECK(b.data[b.len] == '\0');
-	CHECK(buf_printf(&b, "%0500d", 7));
-	CHECK_INT(b.len, 1000500);
-	buf_release(&b);
-}
 
 static void test_args_basic(void)
 {
@@ -106,8 +71,6 @@ static void test_args_hostile(void)
 int main(int argc, char **argv)
 {
 	static const struct test tests[] = {
-		TEST(test_buf_append_and_max),
-		TEST(test_buf_large),
 		TEST(test_args_basic),
 		TEST(test_args_hostile),
 		TEST(test_args_brackets),

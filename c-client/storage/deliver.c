@@ -208,7 +208,7 @@ static int deliver_create(const struct mail_path *mp, const char *mailbox,
 	 * format (inbox-path %h/Maildir with default-driver maildir) */
 	bool inbox_configured = mail_user->inbox_path != NULL &&
 		mail_user->inbox_path[0] != '\0' &&
-		strcmp(driver_default()->name, "mbox") != 0;
+		!driver_default()->spool_format;
 
 	if (!mp->is_inbox || mp->create_driver != NULL || inbox_configured) {
 		const struct mail_driver *d = mp->create_driver != NULL ?
