@@ -155,12 +155,22 @@ void client_disconnect(struct client *c, const char *bye, const char *logmsg)
 
 void client_capability(struct client *c, struct buf *out)
 {
-	buf_puts(out, "IMAP4rev1 LITERAL+ SASL-IR IDLE NAMESPACE UIDPLUS "
+	/* RFC 7888: LITERAL- before login, where a literal is at most
+	 * PREAUTH_MAX_LITERAL and a non-synchronizing one at most
+	 * LITERAL_MINUS_MAX; LITERAL+ after it. Never both: LITERAL- says
+	 * larger non-synchronizing literals are refused, LITERAL+ that any
+	 * size is sent so (section 4). */
+	buf_puts(out, c->state == STATE_NOTAUTH ? "IMAP4rev1 LITERAL-" :
+		 "IMAP4rev1 LITERAL+");
+	buf_puts(out, " SASL-IR IDLE NAMESPACE UIDPLUS "
 		 "CHILDREN UNSELECT ID ENABLE MOVE MULTIAPPEND ESEARCH WITHIN "
 		 "SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY "
 		 "I18NLEVEL=1");
 	if (c->state == STATE_NOTAUTH)
 		imapd_capability_auth(c, out);
+	else	/* RFC 7889: the largest message APPEND takes, any mailbox */
+		buf_printf(out, " APPENDLIMIT=%llu",
+			   (unsigned long long)imapd_append_limit());
 }
 
 /* ---- flags ---- */
@@ -436,6 +446,9 @@ bool client_parse_set(struct client *c, const char *s, bool uid,
 #define PREAUTH_MAX_LINE	65536
 #define PREAUTH_MAX_LITERAL	10000
 #define PREAUTH_MAX_COMMAND	(PREAUTH_MAX_LINE + PREAUTH_MAX_LITERAL)
+/* RFC 7888 section 4: with LITERAL- (advertised before login) a
+ * non-synchronizing literal is at most this; a larger one is BAD */
+#define LITERAL_MINUS_MAX	4096
 /* enough of an over-long line to find its tag in */
 #define TAG_KEEP		128
 
@@ -559,7 +572,7 @@ static enum read_result client_read_command(struct client *c, struct buf *cmd)
 	uint64_t lit_total = 0, n;
 	struct buf line, tag;
 	enum ios_status st;
-	bool sync, binary, toobig = false;
+	bool sync, binary, toobig = false, minus_bad = false;
 	enum read_result ret = READ_COMMAND;
 	size_t start;
 	unsigned nlines = 0;
@@ -603,6 +616,9 @@ static enum read_result client_read_command(struct client *c, struct buf *cmd)
 		}
 		if (!toobig && !buf_append(cmd, line.data, start))
 			toobig = true;
+		if (!sync && c->state == STATE_NOTAUTH &&
+		    n > LITERAL_MINUS_MAX)
+			minus_bad = toobig = true;
 		if (toobig || n > max_lit - lit_total || nlines > 10000 ||
 		    cmd_over(cmd->len, n, max_cmd)) {
 			toobig = true;
@@ -641,8 +657,13 @@ static enum read_result client_read_command(struct client *c, struct buf *cmd)
 	}
 	if (ret == READ_COMMAND && toobig) {
 		command_tag(cmd, &tag);
-		ios_printf(c->ios, "%s NO [TOOBIG] Command or literal too "
-			   "large\r\n", tag.data);
+		if (minus_bad)
+			ios_printf(c->ios, "%s BAD [TOOBIG] Non-synchronizing "
+				   "literal over %d bytes (LITERAL-)\r\n",
+				   tag.data, LITERAL_MINUS_MAX);
+		else
+			ios_printf(c->ios, "%s NO [TOOBIG] Command or literal "
+				   "too large\r\n", tag.data);
 		(void)ios_flush(c->ios);
 		ret = READ_SKIPPED;
 	}

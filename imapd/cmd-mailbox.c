@@ -362,7 +362,8 @@ void cmd_status(struct client *c, struct imap_arg *args)
 		     ascii_strcasecmp(item->str, "RECENT") != 0 &&
 		     ascii_strcasecmp(item->str, "UIDNEXT") != 0 &&
 		     ascii_strcasecmp(item->str, "UIDVALIDITY") != 0 &&
-		     ascii_strcasecmp(item->str, "UNSEEN") != 0)) {
+		     ascii_strcasecmp(item->str, "UNSEEN") != 0 &&
+		     ascii_strcasecmp(item->str, "APPENDLIMIT") != 0)) {
 			client_bad(c, "Unknown STATUS item");
 			return;
 		}
@@ -391,10 +392,12 @@ void cmd_status(struct client *c, struct imap_arg *args)
 	imap_append_astring(&out, name);
 	buf_puts(&out, " (");
 	for (item = args[1].list; item->type != IMAP_ARG_EOL; item++) {
-		uint32_t v;
+		uint64_t v;
 		if (item != args[1].list)
 			buf_putc(&out, ' ');
-		if (ascii_strcasecmp(item->str, "MESSAGES") == 0)
+		if (ascii_strcasecmp(item->str, "APPENDLIMIT") == 0)
+			v = imapd_append_limit();	/* RFC 7889 */
+		else if (ascii_strcasecmp(item->str, "MESSAGES") == 0)
 			v = st.messages;
 		else if (ascii_strcasecmp(item->str, "RECENT") == 0)
 			v = st.recent;
@@ -406,7 +409,7 @@ void cmd_status(struct client *c, struct imap_arg *args)
 			v = st.unseen;
 		for (const char *p = item->str; *p != '\0'; p++)
 			buf_putc(&out, ascii_toupper(*p));
-		buf_printf(&out, " %u", v);
+		buf_printf(&out, " %llu", (unsigned long long)v);
 	}
 	buf_putc(&out, ')');
 	client_untagged(c, "%s", out.data);

@@ -140,6 +140,11 @@ cmd_func cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable,
 	cmd_search, cmd_sort, cmd_thread, cmd_fetch, cmd_store, cmd_copy,
 	cmd_move, cmd_idle;
 
+/* cmd-append.c: APPENDLIMIT (RFC 7889), the largest message APPEND
+ * takes in any mailbox: max-literal-size, which bounds a command's
+ * literals in total (so also the sum of a MULTIAPPEND's messages) */
+uint64_t imapd_append_limit(void);
+
 /* cmd-auth.c: finish a successful login (privileges, state, alert) */
 struct auth_user;
 void client_login_done(struct client *c, struct auth_user *u,
