@@ -148,5 +148,28 @@ class TestAppendLimit(Case):
         self.assertIn(b'* STATUS INBOX (APPENDLIMIT 67108864)', u)
 
 
+class TestUnauthenticate(Case):
+    """RFC 8437 is not offered: privileges are dropped for good at login
+    (docs/conformance.md says why). Not advertised, and the command is
+    refused without ending or changing the session."""
+
+    def test_not_offered(self):
+        env = self.env()
+        s = env.imap(login=True)
+        self.assertNotIn(b'UNAUTHENTICATE', caps_of(s.greeting_line))
+        u, t = self.ok(s, 'LOGIN alice secret')
+        self.assertNotIn(b'UNAUTHENTICATE', caps_of(t))
+        u, t = self.ok(s, 'CAPABILITY')
+        self.assertNotIn(b'UNAUTHENTICATE', caps_of(u[0]))
+        u, t = s.cmd('UNAUTHENTICATE')
+        self.assertTrue(t.startswith(b'BAD'), t)
+        # still alice, still authenticated
+        u, t = s.cmd('LOGIN bob bobpass')
+        self.assertTrue(t.startswith(b'BAD'), t)
+        self.ok(s, 'CREATE stillalice')
+        self.ok(s, 'LOGOUT')
+        self.assertTrue(os.path.exists(os.path.join(env.home, 'stillalice')))
+
+
 if __name__ == '__main__':
     unittest.main()
