@@ -296,6 +296,15 @@ static void do_list(struct client *c, struct imap_arg *args, bool lsub)
 	const char *error;
 	struct list_ctx l;
 
+	/* RFC 5258: selection options, several patterns or RETURN */
+	if (!lsub && (args[0].type == IMAP_ARG_LIST ||
+		      (args[0].type != IMAP_ARG_EOL &&
+		       (args[1].type == IMAP_ARG_LIST ||
+			(args[1].type != IMAP_ARG_EOL &&
+			 args[2].type != IMAP_ARG_EOL))))) {
+		imapd_list_extended(c, args);
+		return;
+	}
 	if (ref == NULL || pattern == NULL || args[2].type != IMAP_ARG_EOL) {
 		client_bad(c, "%s reference pattern", c->name);
 		return;
@@ -341,35 +350,34 @@ void cmd_lsub(struct client *c, struct imap_arg *args)
 	do_list(c, args, true);
 }
 
-void cmd_status(struct client *c, struct imap_arg *args)
+/* the STATUS items of list valid? (also LIST-STATUS, RFC 5819) */
+bool imapd_status_items_valid(const struct imap_arg *list)
 {
-	const char *name = imap_arg_string(&args[0]), *error;
-	struct mail_status st;
-	struct imap_arg *item;
-	struct buf out;
-	uint32_t i;
-	bool known;
+	const struct imap_arg *item;
 
-	if (name == NULL || args[1].type != IMAP_ARG_LIST ||
-	    args[2].type != IMAP_ARG_EOL || args[1].list[0].type ==
-	    IMAP_ARG_EOL) {
-		client_bad(c, "STATUS mailbox (items)");
-		return;
-	}
-	for (item = args[1].list; item->type != IMAP_ARG_EOL; item++) {
+	if (list[0].type == IMAP_ARG_EOL)
+		return false;
+	for (item = list; item->type != IMAP_ARG_EOL; item++) {
 		if (item->type != IMAP_ARG_ATOM ||
 		    (ascii_strcasecmp(item->str, "MESSAGES") != 0 &&
 		     ascii_strcasecmp(item->str, "RECENT") != 0 &&
 		     ascii_strcasecmp(item->str, "UIDNEXT") != 0 &&
 		     ascii_strcasecmp(item->str, "UIDVALIDITY") != 0 &&
 		     ascii_strcasecmp(item->str, "UNSEEN") != 0 &&
-		     ascii_strcasecmp(item->str, "APPENDLIMIT") != 0)) {
-			client_bad(c, "Unknown STATUS item");
-			return;
-		}
+		     ascii_strcasecmp(item->str, "APPENDLIMIT") != 0))
+			return false;
 	}
-	if (!client_name_allowed(c, name))
-		return;
+	return true;
+}
+
+int imapd_status_send(struct client *c, const char *name,
+		      const struct imap_arg *items, const char **error_r)
+{
+	const struct imap_arg *item;
+	struct mail_status st;
+	struct buf out;
+	uint32_t i;
+
 	memset(&st, 0, sizeof st);
 	if (imapd_is_selected(c, name)) {
 		/* FAQ 7.39: answer from the open mailbox, no diagnostic */
@@ -380,20 +388,16 @@ void cmd_status(struct client *c, struct imap_arg *args)
 		for (i = 0; i < c->exists; i++)
 			if ((c->mb->msgs[i].flags & MAIL_SEEN) == 0)
 				st.unseen++;
-	} else if (mail_status(name, &st, &error) < 0) {
-		if (!imapd_mailbox_exists(name, &known) && known)
-			client_no(c, "[NONEXISTENT] Mailbox does not exist");
-		else
-			client_no(c, "%s", error);
-		return;
+	} else if (mail_status(name, &st, error_r) < 0) {
+		return -1;
 	}
 	buf_init(&out, 0);
 	buf_puts(&out, "STATUS ");
 	imap_append_astring(&out, name);
 	buf_puts(&out, " (");
-	for (item = args[1].list; item->type != IMAP_ARG_EOL; item++) {
+	for (item = items; item->type != IMAP_ARG_EOL; item++) {
 		uint64_t v;
-		if (item != args[1].list)
+		if (item != items)
 			buf_putc(&out, ' ');
 		if (ascii_strcasecmp(item->str, "APPENDLIMIT") == 0)
 			v = imapd_append_limit();	/* RFC 7889 */
@@ -414,5 +418,32 @@ void cmd_status(struct client *c, struct imap_arg *args)
 	buf_putc(&out, ')');
 	client_untagged(c, "%s", out.data);
 	buf_release(&out);
+	return 0;
+}
+
+void cmd_status(struct client *c, struct imap_arg *args)
+{
+	const char *name = imap_arg_string(&args[0]), *error;
+	bool known;
+
+	if (name == NULL || args[1].type != IMAP_ARG_LIST ||
+	    args[2].type != IMAP_ARG_EOL || args[1].list[0].type ==
+	    IMAP_ARG_EOL) {
+		client_bad(c, "STATUS mailbox (items)");
+		return;
+	}
+	if (!imapd_status_items_valid(args[1].list)) {
+		client_bad(c, "Unknown STATUS item");
+		return;
+	}
+	if (!client_name_allowed(c, name))
+		return;
+	if (imapd_status_send(c, name, args[1].list, &error) < 0) {
+		if (!imapd_mailbox_exists(name, &known) && known)
+			client_no(c, "[NONEXISTENT] Mailbox does not exist");
+		else
+			client_no(c, "%s", error);
+		return;
+	}
 	client_ok(c, "STATUS completed");
 }

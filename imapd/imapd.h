@@ -145,6 +145,15 @@ cmd_func cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable,
  * literals in total (so also the sum of a MULTIAPPEND's messages) */
 uint64_t imapd_append_limit(void);
 
+/* cmd-mailbox.c: STATUS items valid; one untagged STATUS response
+ * (0), or -1 with *error_r (also for LIST-STATUS, RFC 5819) */
+bool imapd_status_items_valid(const struct imap_arg *list);
+int imapd_status_send(struct client *c, const char *name,
+		      const struct imap_arg *items, const char **error_r);
+/* cmd-list.c: LIST with RFC 5258 selection/return options or several
+ * patterns (args start at the LIST command's first argument) */
+void imapd_list_extended(struct client *c, struct imap_arg *args);
+
 /* cmd-auth.c: finish a successful login (privileges, state, alert) */
 struct auth_user;
 void client_login_done(struct client *c, struct auth_user *u,

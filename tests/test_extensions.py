@@ -171,5 +171,152 @@ class TestUnauthenticate(Case):
         self.assertTrue(os.path.exists(os.path.join(env.home, 'stillalice')))
 
 
+def list_map(untagged):
+    """{name: (set of attributes, extended data)} of LIST responses"""
+    out = {}
+    for line in untagged:
+        m = re.match(rb'\* LIST \(([^)]*)\) "/" ("(?:[^"\\]|\\.)*"|\S+)(?: (.*))?$', line)
+        if m:
+            name = m.group(2).strip(b'"')
+            out[name.decode()] = (set(a.lower() for a in m.group(1).split()),
+                                  m.group(3) or b'')
+    return out
+
+
+class TestListExtended(Case):
+    """RFC 5258 on every format, after imaptest's listext script:
+    multiple patterns, SUBSCRIBED / REMOTE / RECURSIVEMATCH selection,
+    CHILDREN / SUBSCRIBED return options, \\NonExistent, CHILDINFO, and
+    the errors."""
+
+    def setup_tree(self, s):
+        for name in ('m/', 'm/test1', 'm/test2/', 'm/test2/test1', 'm/test3',
+                     'm/test4/test5', 'm/test4/test52', 'm/test6',
+                     'm/test7/test7', 'm/test8/test8', 'm/test8/test9'):
+            self.ok(s, 'CREATE %s' % name)
+        for name in ('m/test1', 'm/test2/test1', 'm/test6', 'm/test7/test7',
+                     'm/test8/test8', 'm/test8/test9'):
+            self.ok(s, 'SUBSCRIBE %s' % name)
+        self.ok(s, 'DELETE m/test6')
+
+    def test_list_extended(self):
+        for driver in DRIVERS:
+            with self.subTest(driver=driver):
+                self.check_driver(driver)
+
+    def check_driver(self, driver):
+        env = self.env(driver)
+        s = env.imap()
+        self.assertIn(b'LIST-EXTENDED', caps_of(s.greeting_line))
+        self.setup_tree(s)
+
+        # several patterns, each name once
+        u, t = self.ok(s, 'LIST "" (m/*2 m/test3 m/test3)')
+        self.assertEqual(sorted(list_map(u)), ['m/test2', 'm/test3', 'm/test4/test52'])
+        self.assertEqual(len(u), 3)
+
+        for bad in ('LIST (imaptest) "" ""', 'LIST (recursivematch) "" ""',
+                    'LIST (recursivematch remote) "" ""',
+                    'LIST "" "" return (imaptest)', 'LIST "" () ',
+                    'LIST "" % return', 'LIST "" % return (status)',
+                    'LIST "" % return (status (bogus))', 'LIST "" % extra'):
+            u, t = s.cmd(bad)
+            self.assertTrue(t.startswith(b'BAD'), (bad, t))
+        self.ok(s, 'LIST (remote) "" %')
+
+        u, t = self.ok(s, 'LIST (subscribed) "" m/*')
+        got = list_map(u)
+        self.assertEqual(sorted(got), ['m/test1', 'm/test2/test1', 'm/test6',
+                                       'm/test7/test7', 'm/test8/test8',
+                                       'm/test8/test9'])
+        for name, (attrs, ext) in got.items():
+            self.assertIn(b'\\subscribed', attrs, name)
+        self.assertIn(b'\\nonexistent', got['m/test6'][0])
+        self.assertNotIn(b'\\noselect', got['m/test6'][0])
+        self.assertNotIn(b'\\nonexistent', got['m/test1'][0])
+
+        u, t = self.ok(s, 'LIST (subscribed recursivematch) "" m/test2% return (children)')
+        got = list_map(u)
+        self.assertEqual(list(got), ['m/test2'])
+        self.assertIn(b'\\haschildren', got['m/test2'][0])
+        self.assertNotIn(b'\\subscribed', got['m/test2'][0])
+        self.assertEqual(got['m/test2'][1], b'("CHILDINFO" ("SUBSCRIBED"))')
+
+        u, t = self.ok(s, 'LIST "" m/% return (children subscribed)')
+        got = list_map(u)
+        self.assertIn(b'\\subscribed', got['m/test1'][0])
+        self.assertNotIn(b'\\haschildren', got['m/test1'][0])
+        for name in ('m/test2', 'm/test4', 'm/test7', 'm/test8'):
+            self.assertIn(b'\\haschildren', got[name][0], name)
+            self.assertNotIn(b'\\subscribed', got[name][0], name)
+        self.assertNotIn(b'\\subscribed', got['m/test3'][0])
+        self.assertNotIn('m/test6', got)
+
+        # the only subscribed child is returned itself: no parent
+        u, t = self.ok(s, 'LIST (subscribed recursivematch) "" m*test7')
+        self.assertEqual(sorted(list_map(u)), ['m/test7/test7'])
+
+        u, t = self.ok(s, 'LIST (subscribed recursivematch) "" m*test8')
+        got = list_map(u)
+        self.assertEqual(sorted(got), ['m/test8', 'm/test8/test8'])
+        self.assertEqual(got['m/test8'][1], b'("CHILDINFO" ("SUBSCRIBED"))')
+        self.assertNotIn(b'\\subscribed', got['m/test8'][0])
+        self.assertEqual(got['m/test8/test8'][1], b'')
+
+        u, t = self.ok(s, 'LIST (subscribed recursivematch) "" (m/test2)')
+        got = list_map(u)
+        self.assertEqual(list(got), ['m/test2'])
+        self.assertEqual(got['m/test2'][1], b'("CHILDINFO" ("SUBSCRIBED"))')
+
+        u, t = self.ok(s, 'LIST (subscribed recursivematch) "" (m/test2 m/test2/test1)')
+        got = list_map(u)
+        self.assertEqual(list(got), ['m/test2/test1'])
+
+        # without selection options SUBSCRIBED is only an attribute
+        u, t = self.ok(s, 'LIST "" (m/test1 m/test3) return (subscribed)')
+        got = list_map(u)
+        self.assertIn(b'\\subscribed', got['m/test1'][0])
+        self.assertNotIn(b'\\subscribed', got['m/test3'][0])
+        # plain LIST is unchanged: no \\Subscribed
+        u, t = self.ok(s, 'LIST "" m/test1')
+        self.assertNotIn(b'\\subscribed', list_map(u)['m/test1'][0])
+        self.ok(s, 'LOGOUT')
+
+
+class TestListStatus(Case):
+    """RFC 5819 on every format: RETURN (STATUS (...)) sends a STATUS
+    after the LIST of each selectable mailbox, none for \\Noselect."""
+
+    def test_list_status(self):
+        for driver in DRIVERS:
+            with self.subTest(driver=driver):
+                env = self.env(driver)
+                s = env.imap()
+                self.assertIn(b'LIST-STATUS', caps_of(s.greeting_line))
+                self.ok(s, 'CREATE ls/a')
+                self.ok(s, 'CREATE ls/b')
+                self.ok(s, 'CREATE ls/dir/')
+                for i in range(3):
+                    u, t = s.append('ls/a', sample_message(i + 1))
+                    self.assertTrue(t.startswith(b'OK'), t)
+                self.ok(s, 'SELECT ls/b')
+                u, t = s.append('ls/b', sample_message(9))
+                self.assertTrue(t.startswith(b'OK'), t)
+                u, t = self.ok(s, 'LIST "" ls/% RETURN (STATUS (MESSAGES UNSEEN UIDNEXT))')
+                self.assertIn(b'* STATUS ls/a (MESSAGES 3 UNSEEN 3 UIDNEXT 4)', u)
+                # the selected mailbox answered from the open session
+                self.assertIn(b'* STATUS ls/b (MESSAGES 1 UNSEEN 1 UIDNEXT 2)', u)
+                i = u.index(b'* STATUS ls/a (MESSAGES 3 UNSEEN 3 UIDNEXT 4)')
+                self.assertTrue(u[i - 1].startswith(b'* LIST') and
+                                u[i - 1].endswith(b' ls/a'), u)
+                got = list_map(u)
+                if 'ls/dir' in got and b'\\noselect' in got['ls/dir'][0]:
+                    self.assertFalse([x for x in u if x.startswith(b'* STATUS ls/dir')], u)
+                self.assertEqual(len([x for x in u if x.startswith(b'* STATUS')]),
+                                 len([n for n, (a, e) in got.items()
+                                      if b'\\noselect' not in a]))
+                self.ok(s, 'LOGOUT')
+
+
 if __name__ == '__main__':
     unittest.main()
