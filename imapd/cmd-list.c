@@ -5,7 +5,9 @@
  * Selection options SUBSCRIBED, REMOTE (we have no remote mailboxes
  * to add) and RECURSIVEMATCH (with SUBSCRIBED: a matched parent of a
  * subscribed name the patterns miss is returned with CHILDINFO); return
- * options SUBSCRIBED, CHILDREN (always given anyway) and STATUS (items).
+ * options SUBSCRIBED, CHILDREN (always given anyway) and STATUS (items);
+ * SPECIAL-USE (RFC 6154) as a selection option (only mailboxes with a
+ * use) and a return option (the uses are always shown).
  * Names come from mail_list() once per pattern, merged so each is
  * reported once, and from the subscription list; \NonExistent marks a
  * subscribed name that is not there. Plain LIST stays in cmd-mailbox.c.
@@ -124,8 +126,11 @@ static bool any_match(char **pats, unsigned npats, const char *name)
 }
 
 static void send_entry(struct client *c, const struct lentry *e,
-		       const struct imap_arg *status_items)
+		       const struct imap_arg *status_items,
+		       const struct special_uses *uses, bool only_special)
 {
+	unsigned use = (e->attrs & X_NONEXISTENT) ? 0 :
+		special_use_of(uses, e->name);
 	static const struct { unsigned bit; const char *name; } names[] = {
 		{ X_NONEXISTENT, "\\NonExistent" },
 		{ MAIL_LIST_NOSELECT, "\\Noselect" },
@@ -141,6 +146,10 @@ static void send_entry(struct client *c, const struct lentry *e,
 	bool first = true;
 	const char *error;
 
+	/* RFC 6154 selection option SPECIAL-USE */
+	if (only_special && use == 0)
+		return;
+
 	/* \NonExistent implies \Noselect and says more (RFC 5258 3) */
 	if (attrs & X_NONEXISTENT)
 		attrs &= ~(unsigned)(MAIL_LIST_NOSELECT | MAIL_LIST_MARKED |
@@ -155,6 +164,7 @@ static void send_entry(struct client *c, const struct lentry *e,
 		buf_puts(&line, names[i].name);
 		first = false;
 	}
+	special_use_format(use, &line, &first);
 	buf_puts(&line, ") \"/\" ");
 	imap_append_astring(&line, e->name);
 	if (attrs & X_CHILDINFO)
@@ -191,7 +201,8 @@ static void add_parents(struct lset *res, struct lset *all, char **pats,
 
 void imapd_list_extended(struct client *c, struct imap_arg *args)
 {
-	bool sel_subscribed = false, recursive = false;
+	bool sel_subscribed = false, recursive = false, sel_special = false;
+	struct special_uses uses;
 	bool ret_subscribed = false, ret_status = false;
 	const struct imap_arg *status_items = NULL, *a = args, *pl;
 	const char *ref, *pattern_strs[LIST_MAX_PATTERNS], *error = NULL;
@@ -204,6 +215,7 @@ void imapd_list_extended(struct client *c, struct imap_arg *args)
 	memset(&all, 0, sizeof all);
 	memset(&subs, 0, sizeof subs);
 	memset(&res, 0, sizeof res);
+	memset(&uses, 0, sizeof uses);
 	all.anonymous = c->anonymous;
 	if (a->type == IMAP_ARG_LIST) {
 		for (pl = a->list; pl->type != IMAP_ARG_EOL; pl++) {
@@ -215,6 +227,8 @@ void imapd_list_extended(struct client *c, struct imap_arg *args)
 				;	/* no remote mailboxes to add */
 			else if (ascii_strcasecmp(pl->str, "RECURSIVEMATCH") == 0)
 				recursive = true;
+			else if (ascii_strcasecmp(pl->str, "SPECIAL-USE") == 0)
+				sel_special = true;
 			else
 				goto bad;
 		}
@@ -257,7 +271,8 @@ void imapd_list_extended(struct client *c, struct imap_arg *args)
 				goto bad;
 			if (ascii_strcasecmp(pl->str, "SUBSCRIBED") == 0) {
 				ret_subscribed = true;
-			} else if (ascii_strcasecmp(pl->str, "CHILDREN") == 0) {
+			} else if (ascii_strcasecmp(pl->str, "CHILDREN") == 0 ||
+				   ascii_strcasecmp(pl->str, "SPECIAL-USE") == 0) {
 				;	/* always reported */
 			} else if (ascii_strcasecmp(pl->str, "STATUS") == 0 &&
 				   !ret_status && pl[1].type == IMAP_ARG_LIST &&
@@ -297,6 +312,7 @@ void imapd_list_extended(struct client *c, struct imap_arg *args)
 		goto out;
 	}
 	lset_sort(&all);
+	special_use_load(&uses);
 	for (k = 0; subnames != NULL && subnames[k] != NULL; k++)
 		lset_add(&subs, mail_name_is_inbox(subnames[k]) ? "INBOX" :
 			 subnames[k], 0);
@@ -338,12 +354,14 @@ void imapd_list_extended(struct client *c, struct imap_arg *args)
 		 * CHILDINFO holder was only added for its children */
 		for (k = 0; k < res.n; k++)
 			if ((res.v[k].attrs & (X_SUBSCRIBED | X_CHILDINFO)) != 0)
-				send_entry(c, &res.v[k], status_items);
+				send_entry(c, &res.v[k], status_items, &uses,
+					   sel_special);
 	} else {
 		for (k = 0; k < all.n; k++) {
 			if (ret_subscribed && lset_find(&subs, all.v[k].name))
 				all.v[k].attrs |= X_SUBSCRIBED;
-			send_entry(c, &all.v[k], status_items);
+			send_entry(c, &all.v[k], status_items, &uses,
+				   sel_special);
 		}
 	}
 	client_ok(c, "LIST completed");
@@ -355,6 +373,7 @@ out:
 	lset_free(&all);
 	lset_free(&subs);
 	lset_free(&res);
+	special_use_free(&uses);
 	return;
 bad:
 	client_bad(c, "LIST [(selection options)] reference patterns "

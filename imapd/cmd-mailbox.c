@@ -80,12 +80,58 @@ static bool creates_driver_inbox(const char *name)
 	return yes;
 }
 
+/* RFC 6154 CREATE-SPECIAL-USE: "(USE (\\Sent ...))"; false after a
+ * tagged answer */
+static bool create_params(struct client *c, const struct imap_arg *p,
+			  unsigned *uses_r)
+{
+	const struct imap_arg *f;
+	bool known;
+	unsigned bit;
+
+	*uses_r = 0;
+	for (; p->type != IMAP_ARG_EOL; p++) {
+		if (p->type != IMAP_ARG_ATOM ||
+		    ascii_strcasecmp(p->str, "USE") != 0 ||
+		    p[1].type != IMAP_ARG_LIST) {
+			client_bad(c, "CREATE mailbox [(USE (attributes))]");
+			return false;
+		}
+		p++;
+		for (f = p->list; f->type != IMAP_ARG_EOL; f++) {
+			if (f->type != IMAP_ARG_ATOM) {
+				client_bad(c, "Invalid use attribute");
+				return false;
+			}
+			bit = special_use_parse(f->str, &known);
+			if (bit == 0) {
+				client_no(c, "[USEATTR] %s is not a use this "
+					  "server can keep", known ? f->str :
+					  "That attribute");
+				return false;
+			}
+			*uses_r |= bit;
+		}
+	}
+	return true;
+}
+
 void cmd_create(struct client *c, struct imap_arg *args)
 {
-	const char *name = one_name(c, args), *error;
+	const char *name = imap_arg_string(&args[0]), *error;
+	unsigned uses = 0;
 	bool known;
 
-	if (name == NULL || !new_name_valid(c, name))
+	if (name == NULL || (args[1].type != IMAP_ARG_EOL &&
+			     (args[1].type != IMAP_ARG_LIST ||
+			      args[2].type != IMAP_ARG_EOL))) {
+		client_bad(c, "CREATE mailbox [(USE (attributes))]");
+		return;
+	}
+	if (!client_name_allowed(c, name) || !new_name_valid(c, name))
+		return;
+	if (args[1].type == IMAP_ARG_LIST &&
+	    !create_params(c, args[1].list, &uses))
 		return;
 	if (c->anonymous) {
 		client_no(c, "[NOPERM] Anonymous users cannot create mailboxes");
@@ -97,6 +143,13 @@ void cmd_create(struct client *c, struct imap_arg *args)
 		return;
 	}
 	if (mail_create(name, &error) < 0) {
+		client_no(c, "%s", error);
+		return;
+	}
+	/* the use could not be kept: no mailbox either (RFC 6154 3) */
+	if (uses != 0 && special_use_set(name, uses, &error) < 0) {
+		const char *derr;
+		(void)mail_delete(name, &derr);
 		client_no(c, "%s", error);
 		return;
 	}
@@ -133,6 +186,7 @@ void cmd_delete(struct client *c, struct imap_arg *args)
 		client_no(c, "%s", error);
 		return;
 	}
+	special_use_rename(name, NULL);
 	client_ok(c, "DELETE completed");
 }
 
@@ -224,6 +278,7 @@ void cmd_rename(struct client *c, struct imap_arg *args)
 		client_no(c, "%s", error);
 		return;
 	}
+	special_use_rename(from, to);
 	client_ok(c, "RENAME completed");
 }
 
@@ -254,6 +309,7 @@ struct list_ctx {
 	struct client *c;
 	bool lsub;
 	struct buf line;
+	struct special_uses uses;
 };
 
 static void list_cb(void *ctx, const char *name, unsigned attrs)
@@ -284,6 +340,10 @@ static void list_cb(void *ctx, const char *name, unsigned attrs)
 		buf_puts(&l->line, names[i].name);
 		first = false;
 	}
+	/* RFC 6154: LIST may always show the uses */
+	if (!l->lsub)
+		special_use_format(special_use_of(&l->uses, name), &l->line,
+				   &first);
 	buf_puts(&l->line, ") \"/\" ");
 	imap_append_astring(&l->line, name);
 	client_untagged(l->c, "%s", l->line.data);
@@ -333,10 +393,12 @@ static void do_list(struct client *c, struct imap_arg *args, bool lsub)
 		buf_release(&l.line);
 		return;
 	}
+	special_use_load(&l.uses);
 	if (mail_list(ref, pattern, lsub, list_cb, &l, &error) < 0)
 		client_no(c, "%s", error);
 	else
 		client_ok(c, "%s completed", c->name);
+	special_use_free(&l.uses);
 	buf_release(&l.line);
 }
 

@@ -154,6 +154,29 @@ int imapd_status_send(struct client *c, const char *name,
  * patterns (args start at the LIST command's first argument) */
 void imapd_list_extended(struct client *c, struct imap_arg *args);
 
+/* special-use.c: SPECIAL-USE (RFC 6154), per user in ~/.mailboxuse */
+#define USE_ARCHIVE	0x01u
+#define USE_DRAFTS	0x02u
+#define USE_JUNK	0x04u
+#define USE_SENT	0x08u
+#define USE_TRASH	0x10u
+struct special_uses {
+	char **names;
+	unsigned *bits;
+	size_t n;
+};
+/* the bit of a use attribute, 0 if we cannot keep it; *known_r says
+ * whether RFC 6154 defines it at all (\All, \Flagged: known, 0) */
+unsigned special_use_parse(const char *flag, bool *known_r);
+/* append the attribute names of bits, space-separated after *first */
+void special_use_format(unsigned bits, struct buf *out, bool *first);
+void special_use_load(struct special_uses *u);
+void special_use_free(struct special_uses *u);
+unsigned special_use_of(const struct special_uses *u, const char *name);
+int special_use_set(const char *name, unsigned bits, const char **error_r);
+/* RENAME moves uses (also of names below from); to == NULL: DELETE */
+void special_use_rename(const char *from, const char *to);
+
 /* cmd-auth.c: finish a successful login (privileges, state, alert) */
 struct auth_user;
 void client_login_done(struct client *c, struct auth_user *u,

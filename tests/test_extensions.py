@@ -318,5 +318,88 @@ class TestListStatus(Case):
                 self.ok(s, 'LOGOUT')
 
 
+class TestSpecialUse(Case):
+    """RFC 6154 SPECIAL-USE and CREATE-SPECIAL-USE on every format: uses
+    set at CREATE, shown by LIST, the SPECIAL-USE selection and return
+    options, kept across sessions and RENAME, dropped by DELETE; \\All and
+    unknown attributes refused with [USEATTR] and no mailbox made; the
+    file in the home refused when it is a symbolic link."""
+
+    def test_special_use(self):
+        for driver in DRIVERS:
+            with self.subTest(driver=driver):
+                self.check_driver(driver)
+
+    def check_driver(self, driver):
+        env = self.env(driver)
+        s = env.imap()
+        caps = caps_of(s.greeting_line)
+        self.assertIn(b'SPECIAL-USE', caps)
+        self.assertIn(b'CREATE-SPECIAL-USE', caps)
+        self.ok(s, 'CREATE Sent (USE (\\Sent))')
+        self.ok(s, 'CREATE Bin (USE (\\Trash \\Junk))')
+        self.ok(s, 'CREATE plain')
+        self.ok(s, 'CREATE folder/Drafts (USE (\\Drafts))')
+        for cmd in ('CREATE allmail (USE (\\All))', 'CREATE flagged (USE (\\Flagged))',
+                    'CREATE odd (USE (\\Bogus))'):
+            u, t = s.cmd(cmd)
+            self.assertTrue(t.startswith(b'NO [USEATTR]'), (cmd, t))
+        for cmd in ('CREATE odd (FOO)', 'CREATE odd (USE \\Sent)',
+                    'CREATE odd (USE ("\\Sent"))', 'CREATE odd x'):
+            u, t = s.cmd(cmd)
+            self.assertTrue(t.startswith(b'BAD'), (cmd, t))
+        u, t = self.ok(s, 'LIST "" *')
+        got = list_map(u)
+        for name in ('allmail', 'flagged', 'odd'):
+            self.assertNotIn(name, got)
+        self.assertIn(b'\\sent', got['Sent'][0])
+        self.assertEqual({b'\\trash', b'\\junk'} & got['Bin'][0],
+                         {b'\\trash', b'\\junk'})
+        self.assertIn(b'\\drafts', got['folder/Drafts'][0])
+        self.assertFalse({b'\\sent', b'\\trash', b'\\drafts'} & got['plain'][0])
+        u, t = self.ok(s, 'LIST (SPECIAL-USE) "" *')
+        self.assertEqual(sorted(list_map(u)), ['Bin', 'Sent', 'folder/Drafts'])
+        u, t = self.ok(s, 'LIST "" % RETURN (SPECIAL-USE)')
+        got = list_map(u)
+        self.assertIn(b'\\sent', got['Sent'][0])
+        self.ok(s, 'LOGOUT')
+        path = os.path.join(env.home, '.mailboxuse')
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+
+        # a new session sees them; RENAME keeps them
+        s = env.imap()
+        self.ok(s, 'RENAME Sent Outbox')
+        self.ok(s, 'RENAME folder/Drafts box/Drafts')
+        u, t = self.ok(s, 'LIST "" *')
+        got = list_map(u)
+        self.assertIn(b'\\sent', got['Outbox'][0])
+        self.assertNotIn('Sent', got)
+        self.assertIn(b'\\drafts', got['box/Drafts'][0])
+        # DELETE drops the use: a new mailbox of that name has none
+        self.ok(s, 'DELETE Outbox')
+        self.ok(s, 'CREATE Outbox')
+        u, t = self.ok(s, 'LIST "" Outbox')
+        self.assertNotIn(b'\\sent', list_map(u)['Outbox'][0])
+        u, t = self.ok(s, 'LIST (SPECIAL-USE) "" *')
+        self.assertEqual(sorted(list_map(u)), ['Bin', 'box/Drafts'])
+        self.ok(s, 'LOGOUT')
+
+        # a symbolic link in the file's place is not followed
+        other = os.path.join(env.dir, 'elsewhere')
+        with open(other, 'w') as f:
+            f.write('plain\t\\Sent\n')
+        os.unlink(path)
+        os.symlink(other, path)
+        s = env.imap()
+        u, t = self.ok(s, 'LIST "" plain')
+        self.assertNotIn(b'\\sent', list_map(u)['plain'][0])
+        self.ok(s, 'CREATE Sent (USE (\\Sent))')
+        self.ok(s, 'LOGOUT')
+        # the rewrite replaced the link, never wrote through it
+        self.assertFalse(os.path.islink(path))
+        with open(other) as f:
+            self.assertEqual(f.read(), 'plain\t\\Sent\n')
+
+
 if __name__ == '__main__':
     unittest.main()
