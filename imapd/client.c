@@ -166,7 +166,7 @@ void client_capability(struct client *c, struct buf *out)
 		 "CHILDREN UNSELECT ID ENABLE MOVE MULTIAPPEND ESEARCH WITHIN "
 		 "SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY "
 		 "I18NLEVEL=1 LIST-EXTENDED LIST-STATUS SPECIAL-USE "
-		 "CREATE-SPECIAL-USE");
+		 "CREATE-SPECIAL-USE STATUS=SIZE");
 	if (c->state == STATE_NOTAUTH)
 		imapd_capability_auth(c, out);
 	else	/* RFC 7889: the largest message APPEND takes, any mailbox */

@@ -426,7 +426,8 @@ bool imapd_status_items_valid(const struct imap_arg *list)
 		     ascii_strcasecmp(item->str, "UIDNEXT") != 0 &&
 		     ascii_strcasecmp(item->str, "UIDVALIDITY") != 0 &&
 		     ascii_strcasecmp(item->str, "UNSEEN") != 0 &&
-		     ascii_strcasecmp(item->str, "APPENDLIMIT") != 0))
+		     ascii_strcasecmp(item->str, "APPENDLIMIT") != 0 &&
+		     ascii_strcasecmp(item->str, "SIZE") != 0))
 			return false;
 	}
 	return true;
@@ -439,7 +440,11 @@ int imapd_status_send(struct client *c, const char *name,
 	struct mail_status st;
 	struct buf out;
 	uint32_t i;
+	bool want_size = false;
 
+	for (item = items; item->type != IMAP_ARG_EOL; item++)
+		if (ascii_strcasecmp(item->str, "SIZE") == 0)
+			want_size = true;
 	memset(&st, 0, sizeof st);
 	if (imapd_is_selected(c, name)) {
 		/* FAQ 7.39: answer from the open mailbox, no diagnostic */
@@ -450,7 +455,10 @@ int imapd_status_send(struct client *c, const char *name,
 		for (i = 0; i < c->exists; i++)
 			if ((c->mb->msgs[i].flags & MAIL_SEEN) == 0)
 				st.unseen++;
-	} else if (mail_status(name, &st, error_r) < 0) {
+		for (i = 0; i < c->exists; i++)
+			st.size += c->mb->msgs[i].size;
+	} else if ((want_size ? mail_status_size(name, &st, error_r) :
+		    mail_status(name, &st, error_r)) < 0) {
 		return -1;
 	}
 	buf_init(&out, 0);
@@ -463,6 +471,8 @@ int imapd_status_send(struct client *c, const char *name,
 			buf_putc(&out, ' ');
 		if (ascii_strcasecmp(item->str, "APPENDLIMIT") == 0)
 			v = imapd_append_limit();	/* RFC 7889 */
+		else if (ascii_strcasecmp(item->str, "SIZE") == 0)
+			v = st.size;			/* RFC 8438 */
 		else if (ascii_strcasecmp(item->str, "MESSAGES") == 0)
 			v = st.messages;
 		else if (ascii_strcasecmp(item->str, "RECENT") == 0)

@@ -401,5 +401,53 @@ class TestSpecialUse(Case):
             self.assertEqual(f.read(), 'plain\t\\Sent\n')
 
 
+class TestStatusSize(Case):
+    """RFC 8438 STATUS=SIZE on every format: the sum of RFC822.SIZE, from
+    a mailbox not open, from the selected one, for INBOX with new mail in
+    the spool, and in LIST-STATUS."""
+
+    def test_status_size(self):
+        for driver in DRIVERS:
+            with self.subTest(driver=driver):
+                env = self.env(driver)
+                # mail waiting in the spool counts as STATUS MESSAGES does
+                env.write_inbox(b'From a@b Sun Mar 15 12:00:00 2020\n'
+                                b'Subject: spool\n\nline one\nline two\n\n')
+                s = env.imap()
+                self.assertIn(b'STATUS=SIZE', caps_of(s.greeting_line))
+                u, t = self.ok(s, 'STATUS INBOX (MESSAGES SIZE)')
+                # "Subject: spool\r\n\r\nline one\r\nline two\r\n"
+                self.assertIn(b'* STATUS INBOX (MESSAGES 1 SIZE 38)', u)
+                # the same once it is moved in and selected
+                self.ok(s, 'SELECT INBOX')
+                u, t = self.ok(s, 'FETCH 1 RFC822.SIZE')
+                self.assertIn(b'* 1 FETCH (RFC822.SIZE 38)', u)
+                u, t = self.ok(s, 'STATUS INBOX (SIZE)')
+                self.assertIn(b'* STATUS INBOX (SIZE 38)', u)
+                self.ok(s, 'CLOSE')
+                self.ok(s, 'CREATE sz')
+                u, t = self.ok(s, 'STATUS sz (SIZE)')
+                self.assertIn(b'* STATUS sz (SIZE 0)', u)
+                msgs = [sample_message(i, body='x' * (100 * i) + '\r\n')
+                        for i in range(1, 4)]
+                for m in msgs:
+                    u, t = s.append('sz', m)
+                    self.assertTrue(t.startswith(b'OK'), t)
+                total = sum(len(m) for m in msgs)
+                u, t = self.ok(s, 'STATUS sz (SIZE MESSAGES)')
+                self.assertIn(b'* STATUS sz (SIZE %d MESSAGES 3)' % total, u)
+                u, t = self.ok(s, 'LIST "" sz RETURN (STATUS (SIZE))')
+                self.assertIn(b'* STATUS sz (SIZE %d)' % total, u)
+                self.ok(s, 'SELECT sz')
+                u, t = self.ok(s, 'FETCH 1:* RFC822.SIZE')
+                sizes = [int(x) for x in re.findall(rb'RFC822.SIZE (\d+)', b' '.join(u))]
+                self.assertEqual(sum(sizes), total)
+                self.ok(s, 'STORE 2 +FLAGS.SILENT (\\Deleted)')
+                self.ok(s, 'EXPUNGE')
+                u, t = self.ok(s, 'STATUS sz (SIZE)')
+                self.assertIn(b'* STATUS sz (SIZE %d)' % (total - len(msgs[1])), u)
+                self.ok(s, 'LOGOUT')
+
+
 if __name__ == '__main__':
     unittest.main()
