@@ -166,7 +166,7 @@ void client_capability(struct client *c, struct buf *out)
 		 "CHILDREN UNSELECT ID ENABLE MOVE MULTIAPPEND ESEARCH WITHIN "
 		 "SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY "
 		 "I18NLEVEL=1 LIST-EXTENDED LIST-STATUS SPECIAL-USE "
-		 "CREATE-SPECIAL-USE STATUS=SIZE");
+		 "CREATE-SPECIAL-USE STATUS=SIZE ESORT SEARCHRES");
 	if (c->state == STATE_NOTAUTH)
 		imapd_capability_auth(c, out);
 	else	/* RFC 7889: the largest message APPEND takes, any mailbox */
@@ -330,6 +330,10 @@ void client_close_mailbox(struct client *c)
 	if (c->mb != NULL)
 		mail_close(&c->mb);
 	c->mb = NULL;
+	/* RFC 5182 2.1: no saved result survives the mailbox */
+	free(c->saved);
+	c->saved = NULL;
+	c->nsaved = 0;
 	c->exists = c->recent = 0;
 	c->nkeywords = 0;
 	if (c->state == STATE_SELECTED)
@@ -387,6 +391,19 @@ bool client_parse_set(struct client *c, const char *s, bool uid,
 
 	*seqs_r = NULL;
 	*n_r = 0;
+	if (s != NULL && strcmp(s, "$") == 0) {
+		/* SEARCHRES: the saved messages still here, empty or not */
+		seqs = xreallocarray(NULL, c->nsaved ? c->nsaved : 1,
+				     sizeof *seqs);
+		for (i = 0; i < c->nsaved; i++) {
+			seq = mail_uid_to_seq(c->mb, c->saved[i]);
+			if (seq != 0 && seq <= c->exists)
+				seqs[n++] = seq;
+		}
+		*seqs_r = seqs;
+		*n_r = n;
+		return true;
+	}
 	if (s == NULL || !seqset_parse(s, &set)) {
 		client_bad(c, "Invalid sequence set");
 		return false;

@@ -58,6 +58,11 @@ struct client {
 	bool lost;		/* ev.lost: end the session after this command */
 	char *lost_why;
 
+	/* SEARCHRES (RFC 5182): the UIDs of the last SEARCH RETURN (SAVE),
+	 * "$"; UIDs so messages expunged since simply drop out */
+	uint32_t *saved;
+	uint32_t nsaved;
+
 	bool anonymous;
 	char *user;
 };

@@ -449,5 +449,154 @@ class TestStatusSize(Case):
                 self.ok(s, 'LOGOUT')
 
 
+def load(s, mailbox, subjects):
+    """append one message per subject, dates ascending"""
+    for i, subj in enumerate(subjects):
+        u, t = s.append(mailbox, sample_message(i + 1, subject=subj,
+                                                body='x' * (10 * (5 - i)) + '\r\n'),
+                        date='%02d-Mar-2020 12:00:00 +0000' % (i + 1))
+        assert t.startswith(b'OK'), t
+
+
+class TestEsort(Case):
+    """RFC 5267 ESORT: SORT RETURN (MIN MAX COUNT ALL), MIN and MAX the
+    first and last in the sort order, ALL in that order; UID form too."""
+
+    def test_esort(self):
+        env = self.env()
+        s = env.imap()
+        self.assertIn(b'ESORT', caps_of(s.greeting_line))
+        self.ok(s, 'CREATE es')
+        load(s, 'es', ['delta', 'alpha', 'echo', 'charlie', 'bravo'])
+        self.ok(s, 'SELECT es')
+        tag = s.next_tag()
+        u, t = s.cmd('SORT RETURN (MIN) (ARRIVAL) US-ASCII 1:5', tag=tag)
+        self.assertEqual(u, [b'* ESEARCH (TAG "%s") MIN 1' % tag.encode()])
+        u, t = self.ok(s, 'SORT RETURN (MAX) (ARRIVAL) US-ASCII 1:5')
+        self.assertTrue(u[0].endswith(b') MAX 5'), u)
+        u, t = self.ok(s, 'SORT RETURN (ALL) (ARRIVAL) US-ASCII 1:5')
+        self.assertTrue(u[0].endswith(b') ALL 1:5'), u)
+        u, t = self.ok(s, 'SORT RETURN (COUNT) (ARRIVAL) US-ASCII 1:5')
+        self.assertTrue(u[0].endswith(b') COUNT 5'), u)
+        # subject order: alpha(2) bravo(5) charlie(4) delta(1) echo(3)
+        u, t = self.ok(s, 'SORT RETURN (MIN MAX COUNT ALL) (SUBJECT) US-ASCII ALL')
+        self.assertTrue(u[0].endswith(b') MIN 2 MAX 3 ALL 2,5,4,1,3 COUNT 5'), u)
+        u, t = self.ok(s, 'SORT RETURN () (REVERSE SUBJECT) US-ASCII ALL')
+        # an ascending run in the order is a range, as imaptest's esort expects
+        self.assertTrue(u[0].endswith(b') ALL 3,1,4:5,2'), u)
+        # size order (the bodies shrink): 5,4,3,2,1 reversed is 1:5
+        u, t = self.ok(s, 'SORT RETURN (ALL) (REVERSE SIZE) US-ASCII ALL')
+        self.assertTrue(u[0].endswith(b') ALL 1:5'), u)
+        u, t = self.ok(s, 'UID SORT RETURN (MIN COUNT) (SUBJECT) US-ASCII 1:4')
+        self.assertRegex(u[0], rb'^\* ESEARCH \(TAG "[^"]+"\) UID MIN 2 COUNT 4$')
+        # nothing found: only COUNT 0
+        u, t = self.ok(s, 'SORT RETURN (MIN MAX ALL COUNT) (SUBJECT) US-ASCII SUBJECT nosuch')
+        self.assertTrue(u[0].endswith(b') COUNT 0'), u)
+        for bad in ('SORT RETURN (BOGUS) (SUBJECT) US-ASCII ALL',
+                    'SORT RETURN (SAVE) (SUBJECT) US-ASCII ALL',
+                    'SORT RETURN MIN (SUBJECT) US-ASCII ALL'):
+            u, t = s.cmd(bad)
+            self.assertTrue(t.startswith(b'BAD'), (bad, t))
+        # plain SORT unchanged
+        u, t = self.ok(s, 'SORT (SUBJECT) US-ASCII ALL')
+        self.assertEqual(u, [b'* SORT 2 5 4 1 3'])
+
+
+class TestSearchres(Case):
+    """RFC 5182 SEARCHRES on every format: SEARCH RETURN (SAVE) and "$" in
+    FETCH, STORE, COPY, MOVE, SEARCH (also "UID $", "NOT $", and "$" as
+    an argument left alone), UID EXPUNGE; MIN/MAX-only saves; a failed
+    SAVE empties it; expunged messages drop out; reset by SELECT."""
+
+    def test_searchres(self):
+        for driver in DRIVERS:
+            with self.subTest(driver=driver):
+                self.check_driver(driver)
+
+    def check_driver(self, driver):
+        env = self.env(driver)
+        s = env.imap()
+        self.assertIn(b'SEARCHRES', caps_of(s.greeting_line))
+        self.ok(s, 'CREATE sr')
+        self.ok(s, 'CREATE dest')
+        load(s, 'sr', ['one', 'two $', 'three', 'four', 'five', 'six'])
+        self.ok(s, 'SELECT sr')
+        # nothing saved yet: "$" is empty, not an error
+        u, t = self.ok(s, 'SEARCH $')
+        self.assertEqual(u, [b'* SEARCH'])
+        u, t = self.ok(s, 'FETCH $ UID')
+        self.assertEqual(u, [])
+        # SAVE alone: no ESEARCH response
+        u, t = self.ok(s, 'SEARCH RETURN (SAVE) 2:4')
+        self.assertEqual(u, [])
+        u, t = self.ok(s, 'FETCH $ (UID)')
+        self.assertEqual(sorted(re.findall(rb'^\* (\d+) FETCH', x)[0] for x in u),
+                         [b'2', b'3', b'4'])
+        u, t = self.ok(s, 'SEARCH $ SUBJECT t')
+        self.assertEqual(u, [b'* SEARCH 2 3'])
+        u, t = self.ok(s, 'SEARCH NOT $')
+        self.assertEqual(u, [b'* SEARCH 1 5 6'])
+        u, t = self.ok(s, 'SEARCH OR $ 6')
+        self.assertEqual(u, [b'* SEARCH 2 3 4 6'])
+        u, t = self.ok(s, 'UID SEARCH UID $')
+        uids = u[0].split()[2:]
+        self.assertEqual(len(uids), 3)
+        # "$" as the value of a key is just text
+        u, t = self.ok(s, 'SEARCH SUBJECT $')
+        self.assertEqual(u, [b'* SEARCH 2'])
+        # SAVE with other options: the ESEARCH answer and the save
+        u, t = self.ok(s, 'SEARCH RETURN (SAVE COUNT) SUBJECT f')
+        self.assertTrue(u[0].endswith(b') COUNT 2'), u)
+        self.ok(s, 'STORE $ +FLAGS.SILENT (\\Flagged)')
+        u, t = self.ok(s, 'SEARCH FLAGGED')
+        self.assertEqual(u, [b'* SEARCH 4 5'])
+        u, t = self.ok(s, 'COPY $ dest')
+        self.assertIn(b'COPYUID', t)
+        u, t = self.ok(s, 'STATUS dest (MESSAGES)')
+        self.assertIn(b'* STATUS dest (MESSAGES 2)', u)
+        # MIN and MAX only: just those two are saved
+        u, t = self.ok(s, 'SEARCH RETURN (SAVE MIN MAX) 2:5')
+        self.assertTrue(u[0].endswith(b') MIN 2 MAX 5'), u)
+        u, t = self.ok(s, 'SEARCH $')
+        self.assertEqual(u, [b'* SEARCH 2 5'])
+        u, t = self.ok(s, 'SEARCH RETURN (SAVE MIN) 3:5')
+        u, t = self.ok(s, 'SEARCH $')
+        self.assertEqual(u, [b'* SEARCH 3'])
+        # an expunged saved message drops out; numbers follow the rest
+        self.ok(s, 'SEARCH RETURN (SAVE) 3,5')
+        self.ok(s, 'STORE 1 +FLAGS.SILENT (\\Deleted)')
+        self.ok(s, 'EXPUNGE')
+        u, t = self.ok(s, 'SEARCH $')
+        self.assertEqual(u, [b'* SEARCH 2 4'])
+        # UID EXPUNGE $ and MOVE $
+        self.ok(s, 'SEARCH RETURN (SAVE) 2')
+        self.ok(s, 'STORE $ +FLAGS.SILENT (\\Deleted)')
+        self.ok(s, 'STORE 1 +FLAGS.SILENT (\\Deleted)')
+        u, t = self.ok(s, 'UID EXPUNGE $')
+        self.assertEqual([x for x in u if b'EXPUNGE' in x], [b'* 2 EXPUNGE'])
+        u, t = self.ok(s, 'SEARCH ALL')
+        self.assertEqual(u, [b'* SEARCH 1 2 3 4'])
+        self.ok(s, 'STORE 1 -FLAGS.SILENT (\\Deleted)')
+        self.ok(s, 'SEARCH RETURN (SAVE) 4')
+        u, t = self.ok(s, 'MOVE $ dest')
+        self.assertIn(b'* 4 EXPUNGE', u)
+        u, t = self.ok(s, 'STATUS dest (MESSAGES)')
+        self.assertIn(b'* STATUS dest (MESSAGES 3)', u)
+        # a SAVE that fails empties the result
+        self.ok(s, 'SEARCH RETURN (SAVE) 1:2')
+        u, t = s.cmd('SEARCH RETURN (SAVE) BOGUSKEY')
+        self.assertTrue(t.startswith(b'BAD'), t)
+        u, t = self.ok(s, 'SEARCH $')
+        self.assertEqual(u, [b'* SEARCH'])
+        # SELECT starts empty
+        self.ok(s, 'SEARCH RETURN (SAVE) 1:2')
+        self.ok(s, 'SELECT sr')
+        u, t = self.ok(s, 'SEARCH $')
+        self.assertEqual(u, [b'* SEARCH'])
+        u, t = s.cmd('SEARCH RETURN (SAVE NOPE) ALL')
+        self.assertTrue(t.startswith(b'BAD'), t)
+        self.ok(s, 'LOGOUT')
+
+
 if __name__ == '__main__':
     unittest.main()
