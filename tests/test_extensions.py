@@ -598,5 +598,41 @@ class TestSearchres(Case):
         self.ok(s, 'LOGOUT')
 
 
+class TestSortDisplay(Case):
+    """RFC 5957 SORT=DISPLAY: DISPLAYFROM / DISPLAYTO sort by the decoded
+    display name of the first address, else its addr-spec, case-folded;
+    a missing field sorts as the empty string."""
+
+    def test_sort_display(self):
+        env = self.env()
+        s = env.imap()
+        self.assertIn(b'SORT=DISPLAY', caps_of(s.greeting_line))
+        self.ok(s, 'CREATE sd')
+        msgs = [
+            (b'From: "zed" <aaa@example.org>\r\nTo: bob@example.org\r\n'),
+            (b'From: =?UTF-8?Q?Norbert?= <zzz@example.org>\r\nTo: "Alice" <zz@example.org>\r\n'),
+            (b'From: mike@example.org\r\nTo: "carol" <a@example.org>\r\n'),
+            (b'To: "Dave" <b@example.org>\r\n'),
+            (b'From: "Bert" <yyy@example.org>, "Aaron" <x@example.org>\r\nTo: ZOE@example.org\r\n'),
+        ]
+        for i, h in enumerate(msgs):
+            u, t = s.append('sd', h + b'Subject: m%d\r\n\r\nbody\r\n' % (i + 1))
+            self.assertTrue(t.startswith(b'OK'), t)
+        self.ok(s, 'SELECT sd')
+        # "" (none) < bert < mike@example.org < norbert (RFC 2047) < zed
+        u, t = self.ok(s, 'SORT (DISPLAYFROM) UTF-8 ALL')
+        self.assertEqual(u, [b'* SORT 4 5 3 2 1'])
+        u, t = self.ok(s, 'SORT (REVERSE DISPLAYFROM) UTF-8 ALL')
+        self.assertEqual(u, [b'* SORT 1 2 3 5 4'])
+        # alice < bob@example.org < carol < dave < zoe@example.org
+        u, t = self.ok(s, 'SORT (DISPLAYTO) UTF-8 ALL')
+        self.assertEqual(u, [b'* SORT 2 1 3 4 5'])
+        # FROM (RFC 5256) still sorts by addr-mailbox: "" aaa mike yyy zzz
+        u, t = self.ok(s, 'SORT (FROM) UTF-8 ALL')
+        self.assertEqual(u, [b'* SORT 4 1 3 5 2'])
+        u, t = self.ok(s, 'SORT RETURN (MIN MAX) (DISPLAYTO) UTF-8 ALL')
+        self.assertTrue(u[0].endswith(b') MIN 2 MAX 5'), u)
+
+
 if __name__ == '__main__':
     unittest.main()
