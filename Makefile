@@ -22,7 +22,7 @@ WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wpointer-arith \
 CFLAGS ?= -O2
 CFLAGS += -g -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
 	  -Ic-client -Idrivers
-LDLIBS = -lssl -lcrypto -lpam -lcrypt
+LDLIBS = -lssl -lcrypto -lpam -lcrypt -lz
 
 FUZZ_SECONDS ?= 60
 ifeq ($(FUZZ),1)

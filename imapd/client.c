@@ -48,6 +48,7 @@ static const struct command commands[] = {
 	{ "STATUS",	cmd_status,	CMD_AUTHED },
 	{ "APPEND",	cmd_append,	CMD_AUTHED },
 	{ "IDLE",	cmd_idle,	CMD_AUTHED },
+	{ "COMPRESS",	cmd_compress,	CMD_AUTHED },
 	{ "CHECK",	cmd_check,	CMD_SELECTED },
 	{ "CLOSE",	cmd_close,	CMD_SELECTED },
 	{ "UNSELECT",	cmd_unselect,	CMD_SELECTED },
@@ -172,6 +173,11 @@ void client_capability(struct client *c, struct buf *out)
 	else	/* RFC 7889: the largest message APPEND takes, any mailbox */
 		buf_printf(out, " APPENDLIMIT=%llu",
 			   (unsigned long long)imapd_append_limit());
+	/* RFC 4978: after login only (no login secret is compressed), and
+	 * not once it is on */
+	if (c->state != STATE_NOTAUTH && c->ios != NULL &&
+	    !imapd_compress_active(c))
+		buf_puts(out, " COMPRESS=DEFLATE");
 }
 
 /* ---- flags ---- */

@@ -143,7 +143,7 @@ cmd_func cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable,
 	cmd_subscribe, cmd_unsubscribe, cmd_list, cmd_lsub, cmd_status,
 	cmd_append, cmd_check, cmd_close, cmd_unselect, cmd_expunge,
 	cmd_search, cmd_sort, cmd_thread, cmd_fetch, cmd_store, cmd_copy,
-	cmd_move, cmd_idle;
+	cmd_move, cmd_idle, cmd_compress;
 
 /* cmd-append.c: APPENDLIMIT (RFC 7889), the largest message APPEND
  * takes in any mailbox: max-literal-size, which bounds a command's
@@ -181,6 +181,9 @@ unsigned special_use_of(const struct special_uses *u, const char *name);
 int special_use_set(const char *name, unsigned bits, const char **error_r);
 /* RENAME moves uses (also of names below from); to == NULL: DELETE */
 void special_use_rename(const char *from, const char *to);
+
+/* compress.c: COMPRESS=DEFLATE (RFC 4978) is on for this session */
+bool imapd_compress_active(struct client *c);
 
 /* cmd-auth.c: finish a successful login (privileges, state, alert) */
 struct auth_user;

@@ -8,8 +8,12 @@ root)."""
 
 import os
 import re
+import select
+import ssl
 import sys
+import time
 import unittest
+import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), 'lib'))
 from cctest import MailEnv, sample_message, have_binary  # noqa: E402
@@ -633,6 +637,248 @@ class TestSortDisplay(Case):
         u, t = self.ok(s, 'SORT RETURN (MIN MAX) (DISPLAYTO) UTF-8 ALL')
         self.assertTrue(u[0].endswith(b') MIN 2 MAX 5'), u)
 
+
+class PipeSock:
+    """a child's pipes as the socket-like object TLS and DEFLATE need"""
+
+    def __init__(self, proc, pending=b''):
+        self.proc = proc
+        self.pending = pending
+
+    def fileno(self):
+        return self.proc.stdout.fileno()
+
+    def sendall(self, data):
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def recv(self, n):
+        if self.pending:
+            data, self.pending = self.pending[:n], self.pending[n:]
+            return data
+        return os.read(self.fileno(), n)
+
+    def readable(self, timeout):
+        if self.pending:
+            return True
+        r, _, _ = select.select([self.fileno()], [], [], timeout)
+        return bool(r)
+
+
+class TlsPipe:
+    """TLS over a PipeSock through memory BIOs"""
+
+    def __init__(self, sock):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        self.sock = sock
+        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = ctx.wrap_bio(self.inc, self.out, server_side=False)
+        self.plain = b''
+        while True:
+            try:
+                self.obj.do_handshake()
+                self._flush()
+                break
+            except ssl.SSLWantReadError:
+                self._flush()
+                self._feed(20)
+
+    def _flush(self):
+        data = self.out.read()
+        if data:
+            self.sock.sendall(data)
+
+    def _feed(self, timeout):
+        if not self.sock.readable(timeout):
+            raise TimeoutError('no TLS data')
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError('closed')
+        self.inc.write(data)
+
+    def sendall(self, data):
+        self.obj.write(data)
+        self._flush()
+
+    def readable(self, timeout):
+        if self.obj.pending():
+            return True
+        return self.sock.readable(timeout)
+
+    def recv(self, n):
+        while True:
+            try:
+                return self.obj.read(n)
+            except ssl.SSLWantReadError:
+                self._flush()
+                self._feed(20)
+            except ssl.SSLZeroReturnError:
+                return b''
+
+
+class Deflate:
+    """an IMAP client speaking raw DEFLATE (wbits -15) over a transport"""
+
+    def __init__(self, t):
+        self.t = t
+        self.c = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self.d = zlib.decompressobj(-15)
+        self.buf = b''
+        self.n = 0
+
+    def send(self, data):
+        self.t.sendall(self.c.compress(data) + self.c.flush(zlib.Z_SYNC_FLUSH))
+
+    def _more(self, deadline):
+        if not self.t.readable(max(0.1, deadline - time.monotonic())):
+            raise TimeoutError('no answer; have %r' % self.buf[-200:])
+        data = self.t.recv(65536)
+        if not data:
+            raise EOFError('closed')
+        self.buf += self.d.decompress(data)
+
+    def cmd(self, text):
+        self.n += 1
+        tag = b'z%d' % self.n
+        self.send(tag + b' ' + text + b'\r\n')
+        deadline = time.monotonic() + 20
+        while True:
+            m = re.search(rb'(?m)^' + tag + rb' (.*)\r\n', self.buf)
+            if m:
+                out, self.buf = self.buf[:m.start()], self.buf[m.end():]
+                return out, m.group(1)
+            if time.monotonic() > deadline:
+                raise TimeoutError('no tagged answer; have %r' % self.buf[-200:])
+            self._more(deadline)
+
+
+def raw_compress_ok(s, tag=b'c1'):
+    """send COMPRESS DEFLATE in the clear, read its OK without reading
+    past it; returns the status line and any bytes already read after"""
+    s.send(tag + b' COMPRESS DEFLATE\r\n')
+    line = s.readline()
+    rest, s.buf = s.buf, b''
+    return line, rest
+
+
+class TestCompress(Case):
+    """RFC 4978 COMPRESS=DEFLATE: raw DEFLATE both ways after the OK,
+    offered after login only and not twice, above TLS after STARTTLS,
+    corrupt input ends the session, and a decompression bomb does not
+    make the server hold its inflated size."""
+
+    def compressed_session(self, s):
+        line, rest = raw_compress_ok(s)
+        self.assertEqual(line, b'c1 OK DEFLATE active\r\n')
+        return Deflate(PipeSock(s.proc, rest))
+
+    def test_offered_after_login_only(self):
+        env = self.env()
+        s = env.imap(login=True)
+        self.assertNotIn(b'COMPRESS=DEFLATE', caps_of(s.greeting_line))
+        u, t = s.cmd('COMPRESS DEFLATE')
+        self.assertTrue(t.startswith(b'BAD'), t)
+        u, t = self.ok(s, 'LOGIN alice secret')
+        self.assertIn(b'COMPRESS=DEFLATE', caps_of(t))
+        for bad in ('COMPRESS', 'COMPRESS LZMA', 'COMPRESS DEFLATE extra'):
+            u, t = s.cmd(bad)
+            self.assertTrue(t.startswith(b'BAD'), (bad, t))
+        z = self.compressed_session(s)
+        u, t = z.cmd(b'CAPABILITY')
+        self.assertTrue(t.startswith(b'OK'), t)
+        self.assertNotIn(b'COMPRESS=DEFLATE', caps_of(u))
+        u, t = z.cmd(b'COMPRESS DEFLATE')
+        self.assertTrue(t.startswith(b'NO [COMPRESSIONACTIVE]'), t)
+        u, t = z.cmd(b'LOGOUT')
+        self.assertIn(b'* BYE', u)
+
+    def test_commands_and_literals_compressed(self):
+        for driver in DRIVERS:
+            with self.subTest(driver=driver):
+                env = self.env(driver)
+                s = env.imap()
+                z = self.compressed_session(s)
+                u, t = z.cmd(b'CREATE zz')
+                self.assertTrue(t.startswith(b'OK'), t)
+                # a big, compressible message both ways, LITERAL+
+                body = ''.join('line %06d of a long message\r\n' % i
+                               for i in range(20000))
+                msg = sample_message(1, body=body)
+                u, t = z.cmd(b'APPEND zz {%d+}\r\n' % len(msg) + msg)
+                self.assertTrue(t.startswith(b'OK'), t)
+                u, t = z.cmd(b'SELECT zz')
+                self.assertIn(b'* 1 EXISTS', u)
+                u, t = z.cmd(b'FETCH 1 BODY.PEEK[]')
+                self.assertTrue(t.startswith(b'OK'), t)
+                self.assertIn(b'{%d}\r\n' % len(msg) + msg + b')', u)
+                # pipelined commands in one compressed write
+                z.send(b'p1 NOOP\r\np2 STATUS zz (MESSAGES)\r\n')
+                u, t = z.cmd(b'NOOP')
+                self.assertIn(b'p1 OK', u)
+                self.assertIn(b'* STATUS zz (MESSAGES 1)', u)
+                z.cmd(b'LOGOUT')
+
+    def test_over_tls(self):
+        env = MailEnv(tls=True)
+        self.envs.append(env)
+        s = env.imap(login=True)
+        s.send(b'a STARTTLS\r\n')
+        self.assertTrue(s.readline().startswith(b'a OK'))
+        tls = TlsPipe(PipeSock(s.proc, s.buf))
+        s.buf = b''
+        tls.sendall(b'b LOGIN alice secret\r\n')
+        got = b''
+        while b'b OK' not in got:
+            got += tls.recv(65536)
+        self.assertIn(b'COMPRESS=DEFLATE', got)
+        tls.sendall(b'c COMPRESS DEFLATE\r\n')
+        got = b''
+        while b'\r\n' not in got:
+            got += tls.recv(65536)
+        self.assertEqual(got, b'c OK DEFLATE active\r\n')
+        z = Deflate(tls)
+        u, t = z.cmd(b'LIST "" INBOX')
+        self.assertTrue(t.startswith(b'OK'), t)
+        self.assertIn(b'INBOX', u)
+        u, t = z.cmd(b'LOGOUT')
+        self.assertTrue(t.startswith(b'OK'), t)
+
+    def test_corrupt_stream_ends_session(self):
+        env = self.env()
+        s = env.imap()
+        line, rest = raw_compress_ok(s)
+        self.assertTrue(line.startswith(b'c1 OK'))
+        # a stored block whose length check (NLEN) is wrong
+        s.send(b'\x00\x05\x00\x05\x00hello')
+        self.assertTrue(s.expect_eof())
+        self.assertIn('COMPRESS: corrupt input', env.log())
+
+    def test_decompression_bomb_bounded(self):
+        env = self.env()
+        s = env.imap()
+        z = self.compressed_session(s)
+        # a 128 MB line inflates from ~130 KB: skipped as too long (twice:
+        # 64 MB are discarded at a time), the session goes on
+        c = zlib.compressobj(9, zlib.DEFLATED, -15)
+        chunk = b'a' * (1 << 20)
+        bomb = c.compress(b'z0 NOOP ')
+        bomb += b''.join(c.compress(chunk) for _ in range(128))
+        bomb += c.compress(b'\r\nz1 NOOP\r\n') + c.flush(zlib.Z_SYNC_FLUSH)
+        self.assertLess(len(bomb), 1 << 20)
+        z.c = c
+        z.t.sendall(bomb)
+        deadline = time.monotonic() + 60
+        while b'z1 OK' not in z.buf:
+            z._more(deadline)
+        self.assertIn(b'z0 BAD Line too long', z.buf)
+        with open('/proc/%d/status' % s.proc.pid) as f:
+            hwm = [int(l.split()[1]) for l in f if l.startswith('VmHWM:')][0]
+        # the inflated 128 MB never sat in memory
+        self.assertLess(hwm, 100 * 1024, hwm)
+        u, t = z.cmd(b'NOOP')
+        self.assertTrue(t.startswith(b'OK'), t)
 
 if __name__ == '__main__':
     unittest.main()
