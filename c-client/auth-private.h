@@ -32,6 +32,10 @@ extern const struct auth_backend auth_backend_pam;
 extern const struct auth_backend auth_backend_shadow;
 extern const struct auth_backend auth_backend_passwd_file;
 
+/* crypt() calls made by the password backends (tests: an unknown user
+ * must cost as many as a wrong password) */
+extern unsigned long auth_crypt_calls;
+
 /* fill u from getpwnam(); false if unknown */
 bool auth_user_from_passwd(const char *user, struct auth_user *u);
 /* constant-time string equality */

@@ -3,6 +3,9 @@
  * (chosen to work on stock Debian with no file, seed FAQ 3.2) and what it
  * changes. docs/CONFIG.md is generated from the same text; keep them in
  * step (tests/test_docs.py checks every key is documented).
+ *
+ * SECURITY: CCLIENT_CONFIG is read with secure_getenv(): a set-id
+ * program ignores it and reads only the compiled-in path or -c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -59,7 +62,7 @@ static const struct config_key keys[] = {
 	{ "dotlock-stale-seconds", C_INT, "300",
 	  "a .lock file older than this, or whose owner is dead, is broken (as procmail/Postfix do)" },
 	{ "lock-directory", C_STR, "/tmp",
-	  "where the /tmp/.<dev>.<ino> session lock files live (FAQ 5.5, 7.17)" },
+	  "where the /tmp/.<dev>.<ino> session lock files live (FAQ 5.5, 7.17); %u = user, %h = home. /tmp interoperates with UW; new installs whose mailboxes no UW program and no other user opens should use a private directory such as %h/.cclient-locks (made 0700), which no other local user can fill with lock files" },
 	{ "mbox-single-writer", C_BOOL, "no",
 	  "UW behaviour: one read-write session per mailbox; a newer one sends the kiss of death (FAQ 7.19)" },
 	{ "mlock-program", C_STR, CC_MLOCK_PROGRAM,
@@ -84,6 +87,14 @@ static const struct config_key keys[] = {
 	  "failed logins before the session is ended" },
 	{ "login-failure-delay", C_INT, "2",
 	  "seconds to wait after the first failed login; doubles each time" },
+	{ "login-penalty-file", C_STR, "/run/c-client-login-penalty",
+	  "table of recent login failures per client address, shared by every imapd and ipop3d process (created 0600; must belong to the servers' uid); empty disables the penalty" },
+	{ "login-penalty-delay", C_INT, "2",
+	  "seconds an address waits before its next login check after one recent failure; doubles with each further failure; 0 disables" },
+	{ "login-penalty-max", C_INT, "15",
+	  "longest login penalty, in seconds" },
+	{ "login-penalty-reset", C_INT, "900",
+	  "seconds after an address's last failure when its count is forgotten" },
 
 	/* servers */
 	{ "alert-file", C_STR, "/etc/imapd.alert",
@@ -107,7 +118,7 @@ static const struct config_key keys[] = {
 	{ "trusted-proxies", C_STR, "",
 	  "networks (CIDR, spaces or commas) whose connections start with a PROXY protocol header and may log in in plaintext" },
 	{ "route-map", C_STR, "",
-	  "user-to-backend map (\"user host[:imap-port[:pop3-port]]\" lines) read by mail-route; when set, imapd refers users of other backends (LOGIN-REFERRALS)" },
+	  "user-to-backend map (\"user host[:imap-port[:pop3-port]]\" lines) read by mail-route; when set, imapd refers users and mailboxes of other backends (LOGIN-REFERRALS, MAILBOX-REFERRALS; needs server-name)" },
 	{ "server-name", C_STR, "",
 	  "this backend's host name as the route map writes it (referrals)" },
 	{ "route-state-file", C_STR, "/var/lib/mail-route/failures",
@@ -182,7 +193,7 @@ bool config_set(const char *key, const char *value, const char **error_r)
 int config_load(const char *path, const char **error_r)
 {
 	static char errbuf[8400];
-	const char *env = getenv("CCLIENT_CONFIG");
+	const char *env = secure_getenv("CCLIENT_CONFIG");
 	const char *file;
 
 	if (path == NULL && env != NULL && *env != '\0')

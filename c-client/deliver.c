@@ -7,6 +7,14 @@
  * go through mail_resolve() like any IMAP name. Privileges are the
  * caller's business: tmail drops to the recipient before calling
  * deliver_to(), dmail already runs as the user.
+ *
+ * SECURITY: an existing mailbox must belong to its recipient before
+ * anything is written to it (as Postfix local(8) checks the spool file):
+ * owned by the recipient or root, a plain file with one link or a
+ * directory, never a symbolic link. A pre-created /var/mail/newuser of
+ * another user is refused, so it cannot collect newuser's mail.
+ * deliver_open_beneath() resolves user+folder names inside the mail
+ * directory without following a link anywhere on the way.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,12 +22,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sysexits.h>
+#include <linux/openat2.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "config.h"
 #include "deliver.h"
+#include "log.h"
 #include "mail.h"
 #include "mailname.h"
 
@@ -249,6 +260,105 @@ static void keep_unread(const char *path, const struct stat *before)
 	(void)utimensat(AT_FDCWD, path, ts, 0);
 }
 
+/* the walk openat2() does, for kernels without it: one component at a
+ * time, each opened with O_NOFOLLOW, "." and ".." refused */
+static int open_beneath_walk(int dirfd, const char *rel)
+{
+	char *copy = xstrdup(rel), *save = NULL, *comp, *next;
+	int fd = dup(dirfd);
+
+	if (fd < 0) {
+		free(copy);
+		return -1;
+	}
+	for (comp = strtok_r(copy, "/", &save); comp != NULL; comp = next) {
+		int nfd;
+
+		next = strtok_r(NULL, "/", &save);
+		if (strcmp(comp, "..") == 0 || strcmp(comp, ".") == 0) {
+			close(fd);
+			free(copy);
+			errno = EXDEV;
+			return -1;
+		}
+		nfd = openat(fd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC |
+			     (next != NULL ? O_DIRECTORY : 0));
+		if (nfd >= 0 && next == NULL) {
+			struct stat st;
+			/* O_PATH|O_NOFOLLOW opens the link itself */
+			if (fstat(nfd, &st) < 0 || S_ISLNK(st.st_mode)) {
+				close(nfd);
+				nfd = -1;
+				errno = ELOOP;
+			}
+		} else if (nfd < 0 && errno == ENOTDIR && next != NULL) {
+			struct stat st;
+			/* a link where a directory should be */
+			if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISLNK(st.st_mode))
+				errno = ELOOP;
+		}
+		close(fd);
+		if (nfd < 0) {
+			free(copy);
+			return -1;
+		}
+		fd = nfd;
+	}
+	free(copy);
+	return fd;
+}
+
+int deliver_open_beneath(const char *base, const char *rel, bool walk_only)
+{
+	int dirfd, fd = -1, err;
+
+	if (*rel == '\0' || rel[0] == '/') {
+		errno = EXDEV;
+		return -1;
+	}
+	dirfd = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -1;
+	if (!walk_only) {
+		struct open_how how;
+
+		memset(&how, 0, sizeof how);
+		how.flags = O_PATH | O_CLOEXEC;
+		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+			RESOLVE_NO_MAGICLINKS;
+		fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
+	}
+	if (walk_only || (fd < 0 && (errno == ENOSYS || errno == EPERM)))
+		fd = open_beneath_walk(dirfd, rel);	/* old kernel, seccomp */
+	err = errno;
+	close(dirfd);
+	errno = err;
+	return fd;
+}
+
+int deliver_check_owner(const struct stat *st, uid_t uid,
+			const char **error_r)
+{
+	if (S_ISLNK(st->st_mode)) {
+		*error_r = "Mailbox is a symbolic link";
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode)) {
+		*error_r = "Mailbox is not a regular file or directory";
+		return -1;
+	}
+	if (st->st_uid != uid && st->st_uid != 0) {
+		*error_r = "Mailbox is not owned by its recipient";
+		return -1;
+	}
+	if (S_ISREG(st->st_mode) && st->st_nlink > 1) {
+		*error_r = "Mailbox has more than one hard link";
+		return -1;
+	}
+	return 0;
+}
+
 int deliver_to(const struct delivery *d, const char *mailbox,
 	       const char **error_r)
 {
@@ -260,15 +370,23 @@ int deliver_to(const struct delivery *d, const char *mailbox,
 
 	if (mail_resolve(mailbox, &mp, error_r) < 0)
 		return EX_NOPERM;
-	if (stat(mp.path, &st) < 0) {
-		if (errno != ENOENT) {
-			*error_r = "cannot stat mailbox";
-			ex = EX_TEMPFAIL;
-		} else {
-			ex = deliver_create(&mp, mailbox, error_r);
-			if (ex == EX_OK && stat(mp.path, &st) < 0)
-				memset(&st, 0, sizeof st);
+	if (lstat(mp.path, &st) == 0) {
+		if (deliver_check_owner(&st, mail_user->uid, error_r) < 0) {
+			/* the MTA keeps the message until an admin looks */
+			log_error("deliver to %s: %s: %s (owner uid %lu, "
+				  "%lu links)", mail_user->name, mp.path,
+				  *error_r, (unsigned long)st.st_uid,
+				  (unsigned long)st.st_nlink);
+			mail_path_free(&mp);
+			return EX_TEMPFAIL;
 		}
+	} else if (errno != ENOENT) {
+		*error_r = "cannot stat mailbox";
+		ex = EX_TEMPFAIL;
+	} else {
+		ex = deliver_create(&mp, mailbox, error_r);
+		if (ex == EX_OK && stat(mp.path, &st) < 0)
+			memset(&st, 0, sizeof st);
 	}
 	if (ex != EX_OK) {
 		mail_path_free(&mp);

@@ -40,6 +40,23 @@ void deliver_free(struct delivery *d);
 int deliver_to(const struct delivery *d, const char *mailbox,
 	       const char **error_r);
 
+/*
+ * Open rel (relative, no "." or ".." components) beneath the directory
+ * base without following a symbolic link in any component, the last
+ * included: openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), or a walk
+ * with O_NOFOLLOW per component where the kernel lacks openat2 (or
+ * always, with walk_only: tests). Returns an O_PATH descriptor, or -1
+ * with errno (ELOOP: a link on the way; EXDEV: outside base).
+ */
+int deliver_open_beneath(const char *base, const char *rel, bool walk_only);
+
+/* May a mailbox with this lstat() receive mail for uid? Owned by uid or
+ * root, a regular file with one link or a directory, not a link.
+ * Returns 0, or -1 with *error_r. */
+struct stat;
+int deliver_check_owner(const struct stat *st, uid_t uid,
+			const char **error_r);
+
 /* "success" "temporary failure" ... for logs */
 const char *deliver_result_name(int ex);
 

@@ -13,9 +13,19 @@
  * place; it tells recovery how far the change got.
  *
  * SECURITY: a journal is read back only from our own files (mailbox
- * directory or ~/.cclient-journal), is fully validated (size, magics,
- * hash, dev/ino of the mailbox) before use, and every length in it is
- * checked against the file sizes.
+ * directory or ~/.cclient-journal): opened with O_NOFOLLOW, and used
+ * only when it is a plain file with one link, not writable by group or
+ * others, owned by us, root or the mailbox's owner. Anything else is
+ * logged, copied to ~/.cclient-journal/damaged-* and ignored, so a file
+ * planted in a shared directory can neither block writes nor have bytes
+ * replayed into a mailbox. Mailboxes in a world-writable directory (a
+ * 1777 spool) keep their journals in ~/.cclient-journal only. A journal
+ * is fully validated (size, magics, hash, dev/ino of the mailbox) before
+ * use, and every length in it is checked against the file sizes; one
+ * that does not fit the file is damage (logged, kept as
+ * <journal>.damaged, the mailbox opens as it is), never a panic.
+ * Temporary files are created with O_EXCL after an unlink, never by
+ * truncating whatever has the name.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,9 +62,9 @@ static void crash_init(void)
 	if (crash_init_done)
 		return;
 	crash_init_done = true;
-	if ((s = getenv("CCLIENT_CRASH_POINT")) != NULL && *s != '\0')
+	if ((s = secure_getenv("CCLIENT_CRASH_POINT")) != NULL && *s != '\0')
 		crash_point_at = atol(s);
-	if ((s = getenv("CCLIENT_CRASH_AFTER_BYTES")) != NULL && *s != '\0')
+	if ((s = secure_getenv("CCLIENT_CRASH_AFTER_BYTES")) != NULL && *s != '\0')
 		crash_bytes_at = atoll(s);
 }
 
@@ -134,7 +144,7 @@ static void journal_paths(const char *path, const struct stat *st,
 	const char *slash = strrchr(path, '/');
 	/* the session user's home (servers), else $HOME (tools) */
 	const char *home = mail_user != NULL && mail_user->home != NULL ?
-		mail_user->home : getenv("HOME");
+		mail_user->home : secure_getenv("HOME");
 
 	if (slash == NULL)
 		paths[0] = xasprintf(".%s.journal", path);
@@ -144,6 +154,108 @@ static void journal_paths(const char *path, const struct stat *st,
 	paths[1] = home == NULL || *home == '\0' ? NULL :
 		xasprintf("%s/.cclient-journal/%lx-%lx", home,
 			  (unsigned long)st->st_dev, (unsigned long)st->st_ino);
+}
+
+/* Is the mailbox's directory writable by everyone (a 1777 spool)? Then
+ * its journals go to ~/.cclient-journal: anyone could plant or hold a
+ * name there. */
+static bool dir_world_writable(const char *path)
+{
+	char *dir = path_dirname(path);
+	struct stat st;
+	bool ww = stat(dir, &st) == 0 && (st.st_mode & S_IWOTH) != 0;
+
+	free(dir);
+	return ww;
+}
+
+/* Copy a journal we will not use (someone else's) to
+ * ~/.cclient-journal/damaged-<dev>-<ino>, once, at most 64 MB. */
+static void keep_foreign_copy(int jfd, const struct stat *jst,
+			      const char *jpath)
+{
+	const char *home = mail_user != NULL && mail_user->home != NULL ?
+		mail_user->home : secure_getenv("HOME");
+	char *dir, *copy, buf[65536];
+	off_t done = 0;
+	int cfd;
+
+	if (home == NULL || *home == '\0')
+		return;
+	dir = xasprintf("%s/.cclient-journal", home);
+	(void)mkdir(dir, 0700);
+	copy = xasprintf("%s/damaged-%lx-%lx", dir, (unsigned long)jst->st_dev,
+			 (unsigned long)jst->st_ino);
+	cfd = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		   0600);
+	if (cfd >= 0) {
+		while (done < jst->st_size && done < 64 * 1024 * 1024) {
+			ssize_t r = pread(jfd, buf, sizeof buf, done);
+			if (r <= 0 || write_full(cfd, buf, (size_t)r) < 0)
+				break;
+			done += r;
+		}
+		close(cfd);
+		log_warning("%s: copy kept as %s", jpath, copy);
+	}
+	free(copy);
+	free(dir);
+}
+
+/* Open the journal at jpath for reading if it can be trusted. Returns
+ * the fd; -1 if there is none; -2 if there is one we must not use
+ * (logged, a copy kept). mst: the mailbox's fstat. */
+static int journal_open_trusted(const char *jpath, const struct stat *mst,
+				struct stat *jst_r)
+{
+	int fd = open(jpath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	const char *why = NULL;
+
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return -1;
+		log_warning("journal %s: %m, ignored", jpath);
+		return -2;
+	}
+	if (fstat(fd, jst_r) < 0)
+		why = "cannot fstat";
+	else if (!S_ISREG(jst_r->st_mode))
+		why = "not a plain file";
+	else if (jst_r->st_uid != geteuid() && jst_r->st_uid != 0 &&
+		 jst_r->st_uid != mst->st_uid)
+		why = "owned by another user";
+	else if ((jst_r->st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		why = "writable by others";
+	else if (jst_r->st_nlink != 1)
+		why = "has other links";
+	if (why == NULL)
+		return fd;
+	log_warning("journal %s %s (uid %lu mode %o): not used", jpath, why,
+		    (unsigned long)jst_r->st_uid,
+		    (unsigned)(jst_r->st_mode & 07777));
+	if (S_ISREG(jst_r->st_mode))
+		keep_foreign_copy(fd, jst_r, jpath);
+	close(fd);
+	return -2;
+}
+
+/* A journal of ours that cannot be used: keep it as <jpath>.damaged (for
+ * an administrator to look at) and go on without it. */
+static void journal_set_aside(const char *path, const char *jpath,
+			      const char *why)
+{
+	char *aside = xasprintf("%s.damaged", jpath);
+
+	if (rename(jpath, aside) == 0)
+		log_error("%s: journal %s %s: kept as %s, mailbox left as it "
+			  "is", path, jpath, why, aside);
+	else {
+		log_error("%s: journal %s %s, cannot keep it (%m): removed",
+			  path, jpath, why);
+		(void)unlink(jpath);
+	}
+	fsync_dir(jpath);
+	free(aside);
 }
 
 static void journal_paths_free(char *paths[2])
@@ -257,7 +369,10 @@ static int journal_write(const char *jpath, int mfd, const struct stat *st,
 	int fd;
 
 	memset(&jw, 0, sizeof jw);
-	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	/* whatever has the name (a crash's leftover, a planted link) goes;
+	 * the file is always a new one of ours */
+	(void)unlink(tmp);
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		  0600);
 	if (fd < 0) {
 		free(tmp);
@@ -387,11 +502,12 @@ static int apply_at(const char *jpath, int fd, const struct stat *st,
 
 	if (jfd < 0)
 		return -1;
-	/* Growth first: no fsync of it is needed. Until the data's fsync
-	 * below, recovery finds a region past the end or with the wrong
-	 * hash and undoes, whatever size the file came back with. */
+	/* Growth first, made durable before any data goes into the grown
+	 * area: otherwise a power loss could bring the file back with the
+	 * new size lost but blocks written past the old end, where recovery
+	 * would then take them for mail an MTA appended meanwhile. */
 	if (new_len > old_len) {
-		if (ftruncate(fd, (off_t)new_len) < 0)
+		if (ftruncate(fd, (off_t)new_len) < 0 || fsync(fd) < 0)
 			goto fail;
 		journal_crash_point();
 	}
@@ -434,24 +550,38 @@ int journal_apply(const char *path, int fd, uint64_t old_len,
 		return -1;
 	}
 	journal_paths(path, &st, paths);
-	ret = apply_at(paths[0], fd, &st, old_len, regions, n, new_len,
-		       error_r);
-	if (ret < 0 && paths[1] != NULL && access(paths[0], F_OK) < 0) {
+	/* a shared directory: straight to $HOME */
+	bool shared = paths[1] != NULL && dir_world_writable(path);
+	ret = -1;
+	if (!shared)
+		ret = apply_at(paths[0], fd, &st, old_len, regions, n, new_len,
+			       error_r);
+	if (shared ||
+	    (ret < 0 && paths[1] != NULL && access(paths[0], F_OK) < 0)) {
 		/* mailbox directory not writable: journal in $HOME */
 		char *jdir = path_dirname(paths[1]);
 		(void)mkdir(jdir, 0700);
 		free(jdir);
 		ret = apply_at(paths[1], fd, &st, old_len, regions, n,
 			       new_len, error_r);
+		if (ret < 0 && shared && access(paths[1], F_OK) < 0) {
+			/* no usable home (a virtual user's): beside the
+			 * mailbox after all; a planted name there makes the
+			 * O_EXCL create or the rename fail, never our
+			 * journal go elsewhere, and reading it back checks
+			 * its owner */
+			ret = apply_at(paths[0], fd, &st, old_len, regions,
+				       n, new_len, error_r);
+		}
 	}
 	journal_paths_free(paths);
+	int err = errno;	/* journal_exists() looks at other names */
 	if (ret < 0 && journal_exists(path, fd)) {
 		/* A write failed after the journal was in place (typically
 		 * ENOSPC/EDQUOT/EFBIG while growing the file). We still hold
 		 * the lock: undo now rather than leave a grown or half-written
 		 * file until the next open (tests/test_diskfull.py). If the
 		 * undo fails too, the journal stays for the next open. */
-		int err = errno;
 		bool recovered = false;
 		const char *rerr;
 		struct stat cst;
@@ -475,8 +605,8 @@ int journal_apply(const char *path, int fd, uint64_t old_len,
 				"Mailbox file too large (mailbox unchanged)" :
 				"Error writing mailbox (mailbox unchanged)";
 		}
-		errno = err;
 	}
+	errno = err;
 	return ret;
 }
 
@@ -672,23 +802,20 @@ static int recover_one(const char *path, const char *jpath, int fd,
 	int ret = 0;
 
 	{
-		FILE *f = fopen(jpath, "rb");
 		struct stat jst;
-		if (f == NULL)
-			return 0;
-		if (fstat(fileno(f), &jst) < 0 || !S_ISREG(jst.st_mode)) {
-			fclose(f);
-			return 0;
-		}
+		int jfd = journal_open_trusted(jpath, st, &jst);
+
+		if (jfd < 0)
+			return 0;	/* none, or not ours: logged */
 		jlen = (size_t)jst.st_size;
 		j = xmalloc(jlen ? jlen : 1);
-		if (fread(j, 1, jlen, f) != jlen) {
-			fclose(f);
+		if (pread_full(jfd, j, jlen, 0) != (ssize_t)jlen) {
+			close(jfd);
 			free(j);
 			*error_r = "Cannot read mailbox journal";
 			return -1;
 		}
-		fclose(f);
+		close(jfd);
 	}
 	if (!journal_parse(j, jlen, st, &old_len, &new_len, &state, &recs,
 			   &nrec) || (j[44] == 1 && nrec == 0)) {
@@ -769,6 +896,12 @@ static int recover_one(const char *path, const char *jpath, int fd,
 		regs[n].len = app_len;
 		n++;
 	}
+	if (dest + app_len > cur || dest + app_len < dest) {
+		/* lengths the file cannot have: not a change of this file
+		 * as it is (damage, or someone else's bytes) */
+		journal_set_aside(path, jpath, "does not fit the mailbox");
+		goto out;
+	}
 	if (n == 0 && cur == dest + app_len) {
 		/* complete already */
 		if (unlink(jpath) < 0)
@@ -787,6 +920,18 @@ out:
 	return ret;
 }
 
+/* is there a journal at jpath we would use? (untrusted ones: logged) */
+static bool journal_usable(const char *jpath, const struct stat *mst)
+{
+	struct stat jst;
+	int fd = journal_open_trusted(jpath, mst, &jst);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 int journal_recover(const char *path, int fd, bool *recovered_r,
 		    const char **error_r)
 {
@@ -801,7 +946,7 @@ int journal_recover(const char *path, int fd, bool *recovered_r,
 			return -1;
 		}
 		journal_paths(path, &st, paths);
-		if (paths[i] != NULL && access(paths[i], F_OK) == 0) {
+		if (paths[i] != NULL && journal_usable(paths[i], &st)) {
 			*recovered_r = true;
 			ret = recover_one(path, paths[i], fd, &st, error_r);
 		}
@@ -819,8 +964,8 @@ bool journal_exists(const char *path, int fd)
 	if (fstat(fd, &st) < 0)
 		return false;
 	journal_paths(path, &st, paths);
-	found = access(paths[0], F_OK) == 0 ||
-		(paths[1] != NULL && access(paths[1], F_OK) == 0);
+	found = journal_usable(paths[0], &st) ||
+		(paths[1] != NULL && journal_usable(paths[1], &st));
 	journal_paths_free(paths);
 	return found;
 }

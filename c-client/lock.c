@@ -20,6 +20,15 @@
  * only the kernel locks are held: the mbox driver then goes read-only
  * rather than rewrite a file an MTA may be appending to.
  *
+ * SECURITY (session lock files, /tmp/.<dev>.<ino>): UW's protocol is
+ * kept so UW and we exclude each other, but a lock file is used only if
+ * it is a plain file with one link owned by us, root or the mailbox's
+ * owner (lock_file_open()): one planted by another user is refused,
+ * logged. The PID in such a 0666 file can be written by anyone, so the
+ * kiss of death goes only to a process that /proc/locks shows holding
+ * the flock on that very file, never to a PID merely read from it. A
+ * private "lock-directory" (docs/CONFIG.md) avoids /tmp altogether.
+ *
  * SECURITY (mlock): the helper is run with a fixed argv, no shell, our
  * pipes as stdin/stdout and every other descriptor close-on-exec; its
  * answer is read with a bound and a deadline.
@@ -32,6 +41,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +50,7 @@
 #include "config.h"
 #include "lock.h"
 #include "log.h"
+#include "mail.h"
 
 #define LOCK_POLL_USEC 50000
 
@@ -99,32 +110,45 @@ static bool pid_dead(pid_t pid)
 	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
 }
 
-/* Is the dotlock at lockpath stale? If so remove it (checking that it is
- * still the same file) and return true. */
-static bool dotlock_break_stale(const char *lockpath)
+void (*lock_test_before_break)(const char *lockpath);
+
+/* Is the dotlock at lockpath stale? If so remove it and return true.
+ * The file judged stale stays open until the name is checked to be that
+ * same inode (fstat then vs lstat now): while it is open its inode
+ * number cannot be reused, so a fresh lock an MTA made in between, once
+ * the stale one was gone, is never removed. */
+bool dotlock_break_if_stale(const char *lockpath, long long stale_seconds)
 {
 	struct stat st, st2;
-	int fd = open(lockpath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+	int fd = open(lockpath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	pid_t pid;
-	bool stale;
+	bool stale, same;
 
 	if (fd < 0)
 		return errno == ENOENT;	/* vanished: try again at once */
-	if (fstat(fd, &st) < 0) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return false;
 	}
 	pid = read_pid(fd);
+	stale = pid_dead(pid) || time(NULL) - st.st_mtime > stale_seconds;
+	if (!stale) {
+		close(fd);
+		return false;
+	}
+	if (lock_test_before_break != NULL)
+		lock_test_before_break(lockpath);
+	same = lstat(lockpath, &st2) == 0 && st2.st_ino == st.st_ino &&
+		st2.st_dev == st.st_dev;
+	if (!same) {
+		close(fd);
+		return true;	/* replaced meanwhile: look again */
+	}
+	if (unlink(lockpath) < 0 && errno != ENOENT) {
+		close(fd);
+		return false;
+	}
 	close(fd);
-	stale = pid_dead(pid) ||
-		time(NULL) - st.st_mtime > config_int("dotlock-stale-seconds");
-	if (!stale)
-		return false;
-	if (lstat(lockpath, &st2) < 0 || st2.st_ino != st.st_ino ||
-	    st2.st_dev != st.st_dev)
-		return true;
-	if (unlink(lockpath) < 0 && errno != ENOENT)
-		return false;
 	log_warning("broke stale lock %s (pid %ld)", lockpath, (long)pid);
 	return true;
 }
@@ -159,7 +183,10 @@ static int dotlock_take_until(const char *path, time_t deadline,
 	char pidbuf[32];
 	int fd, ret = -1, n;
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	/* a leftover of ours (same pid, earlier crash) or a planted file:
+	 * remove it and create a new one, never truncate what is there */
+	(void)unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		  0644);
 	if (fd < 0) {
 		if (errno == EACCES || errno == EROFS || errno == EPERM) {
@@ -202,7 +229,8 @@ static int dotlock_take_until(const char *path, time_t deadline,
 			*error_r = "Unable to create mailbox lock file";
 			break;
 		}
-		if (dotlock_break_stale(lockpath))
+		if (dotlock_break_if_stale(lockpath,
+					   config_int("dotlock-stale-seconds")))
 			continue;
 		if (time(NULL) >= deadline) {
 			*error_r = "Mailbox is locked by another process "
@@ -579,26 +607,129 @@ static void kiss_handler_install(void)
 	(void)sigaction(SIGUSR2, &sa, NULL);
 }
 
-char *session_lock_path(const struct stat *st)
+/* "lock-directory" with %u (user) and %h (home) expanded; a per-user
+ * directory ("%h/.cclient-locks") is made (0700) when missing */
+static char *lock_directory(void)
 {
-	const char *dir = config_str("lock-directory");
+	const char *tmpl = config_str("lock-directory");
+	struct buf b;
+	char *dir;
 
-	return xasprintf("%s/.%lx.%lx", *dir ? dir : "/tmp",
-			 (unsigned long)st->st_dev, (unsigned long)st->st_ino);
+	if (*tmpl == '\0')
+		return xstrdup("/tmp");
+	if (strchr(tmpl, '%') == NULL)
+		return xstrdup(tmpl);
+	buf_init(&b, 0);
+	for (const char *p = tmpl; *p != '\0'; p++) {
+		if (p[0] == '%' && (p[1] == 'u' || p[1] == 'h')) {
+			const char *v = mail_user == NULL ? NULL :
+				p[1] == 'u' ? mail_user->name : mail_user->home;
+			buf_puts(&b, v != NULL ? v : "");
+			p++;
+		} else if (p[0] == '%' && p[1] == '%') {
+			buf_putc(&b, '%');
+			p++;
+		} else {
+			buf_putc(&b, *p);
+		}
+	}
+	dir = buf_steal(&b, NULL);
+	buf_release(&b);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		log_warning("cannot create lock directory %s: %m", dir);
+	return dir;
 }
 
-/* open the lock file and try to flock it; 1 locked, 0 busy, -1 error */
-static int session_try(const char *path, int *fd_r)
+char *session_lock_path(const struct stat *st)
 {
-	struct stat st1, st2;
-	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+	char *dir = lock_directory();
+	char *path = xasprintf("%s/.%lx.%lx", dir, (unsigned long)st->st_dev,
+			       (unsigned long)st->st_ino);
+
+	free(dir);
+	return path;
+}
+
+int lock_file_open(const char *path, const struct stat *mbox_st,
+		   const char **error_r)
+{
+	struct stat st;
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+		      O_CLOEXEC, 0666);
 
 	if (fd < 0) {
 		log_error("Mailbox lock file %s open failure: %m", path);
+		*error_r = "Can't open mailbox lock";
 		return -1;
 	}
-	if (fstat(fd, &st1) == 0 && st1.st_uid == geteuid())
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    (st.st_uid != geteuid() && st.st_uid != 0 &&
+	     st.st_uid != mbox_st->st_uid)) {
+		log_error("Mailbox lock file %s refused: not a plain file of "
+			  "the mailbox owner (uid %lu, %lu links); a private "
+			  "lock-directory avoids this", path,
+			  (unsigned long)st.st_uid, (unsigned long)st.st_nlink);
+		close(fd);
+		*error_r = "Mailbox lock file is not trustworthy "
+			   "(owned by another user)";
+		return -1;
+	}
+	/* others must be able to take it too (UW makes it 0666) */
+	if (st.st_uid == geteuid())
 		(void)fchmod(fd, 0666);
+	return fd;
+}
+
+/* Does pid hold a flock on the file lst (per /proc/locks), and is it a
+ * process of our uid? Only such a process may get the kiss of death:
+ * the PID written in a 0666 lock file proves nothing. */
+static bool pid_holds_flock(pid_t pid, const struct stat *lst)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	char line[256];
+	bool found = false;
+	unsigned lines = 0;
+
+	if (f == NULL)
+		return false;
+	while (!found && lines++ < 100000 && fgets(line, sizeof line, f)) {
+		char type[16], rw[16], mode[16];
+		long lpid;
+		unsigned maj, min;
+		unsigned long long ino;
+
+		/* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; a
+		 * waiter's line starts "1: -> FLOCK ..." and fails here */
+		if (sscanf(line, "%*d: %15s %15s %15s %ld %x:%x:%llu", type,
+			   mode, rw, &lpid, &maj, &min, &ino) != 7)
+			continue;
+		found = strcmp(type, "FLOCK") == 0 && lpid == (long)pid &&
+			ino == (unsigned long long)lst->st_ino &&
+			makedev(maj, min) == lst->st_dev;
+	}
+	fclose(f);
+	if (found) {
+		/* and never a process of another user (root's own count as
+		 * ours: only root could have made them hold our file) */
+		char proc[32];
+		struct stat pst;
+
+		snprintf(proc, sizeof proc, "/proc/%ld", (long)pid);
+		found = stat(proc, &pst) == 0 &&
+			(pst.st_uid == geteuid() || pst.st_uid == 0);
+	}
+	return found;
+}
+
+/* open the lock file and try to flock it; 1 locked, 0 busy, -1 error */
+static int session_try(const char *path, const struct stat *mbox_st,
+		       int *fd_r, const char **error_r)
+{
+	struct stat st1, st2;
+	int fd = lock_file_open(path, mbox_st, error_r);
+
+	if (fd < 0)
+		return -1;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		*fd_r = fd;
 		return 0;
@@ -629,12 +760,17 @@ int session_lock_take(const struct stat *st, unsigned flags,
 	char pidbuf[32];
 	int fd = -1, r;
 
+	const char *err = NULL;
+
 	for (;;) {
-		r = session_try(path, &fd);
+		r = session_try(path, st, &fd, &err);
 		if (r != 0)
 			break;
 		if (fd >= 0) {
 			pid_t pid = read_pid(fd);
+			struct stat lst;
+			bool holder = fstat(fd, &lst) == 0 && pid > 0 &&
+				pid_holds_flock(pid, &lst);
 
 			close(fd);
 			fd = -1;
@@ -643,7 +779,14 @@ int session_lock_take(const struct stat *st, unsigned flags,
 				break;
 			}
 			if (!kissed && (flags & SESSION_LOCK_KISS) != 0 &&
-			    pid > 0) {
+			    pid > 0 && !holder) {
+				log_warning("not sending kiss of death to pid "
+					    "%ld for %s: it does not hold the "
+					    "lock", (long)pid, path);
+				kissed = true;
+			} else if (!kissed &&
+				   (flags & SESSION_LOCK_KISS) != 0 &&
+				   pid > 0) {
 				log_info("sending kiss of death to pid %ld "
 					 "for %s", (long)pid, path);
 				(void)kill(pid, SIGUSR2);
@@ -657,7 +800,7 @@ int session_lock_take(const struct stat *st, unsigned flags,
 	if (r <= 0) {
 		free(path);
 		if (r < 0)
-			*error_r = "Can't open mailbox lock";
+			*error_r = err != NULL ? err : "Can't open mailbox lock";
 		else if ((flags & SESSION_LOCK_POP3) != 0)
 			*error_r = "[IN-USE] Mailbox is locked by another session";
 		else

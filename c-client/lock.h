@@ -58,6 +58,15 @@ bool lock_excludes_appenders(const struct mail_lock *lock);
 /* the dotlock is held for us by the mlock helper */
 bool lock_dotlock_by_helper(const struct mail_lock *lock);
 
+/* Remove the dotlock file lockpath if it is stale (its PID dead, or
+ * older than stale_seconds), never a fresh lock made meanwhile: the
+ * stale file stays open until lstat() shows the name is still it.
+ * true: gone (try to lock again), false: a live lock. tools/mlock.c
+ * has its own copy of the rule. lock_test_before_break (tests only, NULL otherwise) is
+ * called between the judgment and the check. */
+bool dotlock_break_if_stale(const char *lockpath, long long stale_seconds);
+extern void (*lock_test_before_break)(const char *lockpath);
+
 /* dotlock alone (also for spool files while migrating them) */
 int dotlock_take(const char *path, const char **notice_r,
 		 const char **error_r);
@@ -77,6 +86,12 @@ int session_lock_take(const struct stat *st, unsigned flags,
 void session_lock_release(struct session_lock **lock);
 /* path of the session lock file for st (caller frees) */
 char *session_lock_path(const struct stat *st);
+/* Open (creating, mode 0666 as UW) the lock file at path for the mailbox
+ * with stat mbox_st, refusing anything but a plain file with one link
+ * owned by us, root or the mailbox's owner (a file another user planted
+ * in /tmp). Returns the fd or -1 with *error_r (logged). */
+int lock_file_open(const char *path, const struct stat *mbox_st,
+		   const char **error_r);
 
 /* set by the SIGUSR2 handler: another session asked us to give way */
 extern volatile sig_atomic_t lock_kiss_received;

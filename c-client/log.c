@@ -1,6 +1,10 @@
 /*
  * log.c - syslog on LOG_MAIL; every line carries "user=... host=..." once
  * they are known, so an administrator can follow one session.
+ *
+ * SECURITY: CCLIENT_LOG_FILE and CCLIENT_LOG_STDERR are read with
+ * secure_getenv(): a set-id program ignores them, so a user cannot make
+ * it append to a file of its choice.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,10 +28,10 @@ void log_open(const char *ident)
 
 	snprintf(log_ident, sizeof log_ident, "%s", ident);
 	openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
-	e = getenv("CCLIENT_LOG_STDERR");
+	e = secure_getenv("CCLIENT_LOG_STDERR");
 	if (e != NULL && strcmp(e, "1") == 0)
 		log_stderr = true;
-	log_file = getenv("CCLIENT_LOG_FILE");
+	log_file = secure_getenv("CCLIENT_LOG_FILE");
 }
 
 void log_set_user(const char *user)

@@ -133,6 +133,17 @@ struct mail_append_msg {
 	int64_t internaldate;	/* < 0: now */
 	int32_t zone;		/* minutes east of UTC */
 	const char *from_sender; /* envelope sender for a "From " line, or NULL */
+	/* mailutil transfer: keep the source's numbering. uid > 0: this
+	 * message's UID, above every UID the mailbox has had and ascending
+	 * within the append (else the append fails, nothing written).
+	 * uidvalidity > 0 (read from msgs[0] only): the mailbox's
+	 * UIDVALIDITY becomes this, allowed only while it never had a
+	 * message (UIDNEXT 1) or already has that UIDVALIDITY. uidnext > 0
+	 * (any message): afterwards UIDNEXT is at least this, so the UIDs of
+	 * the source's expunged last messages are never handed out again. */
+	uint32_t uid;
+	uint32_t uidvalidity;
+	uint32_t uidnext;
 };
 
 /*

@@ -11,7 +11,10 @@
  *
  * SECURITY: runs as root with a password from the network. Hash
  * comparison is constant-time; the password file is refused when others
- * could write it; lines are bounded.
+ * could write it; lines are bounded. An unknown user or a locked entry
+ * costs one crypt() of the same kind as a real check (crypt_dummy():
+ * the passwd-file's own first hash, else libcrypt's default method), so
+ * the answer's timing does not tell which user names exist.
  */
 #include <crypt.h>
 #include <errno.h>
@@ -162,17 +165,51 @@ const struct auth_backend auth_backend_pam = {
 
 /* ---- crypt(3) hashes ---- */
 
+unsigned long auth_crypt_calls;
+
+/* a setting for dummy hashes when nothing better is known: libcrypt's
+ * default method and cost (yescrypt on Debian), made once */
+static const char *default_setting(void)
+{
+	static char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+
+	if (setting[0] == '\0' &&
+	    crypt_gensalt_rn(NULL, 0, NULL, 0, setting, sizeof setting) == NULL)
+		snprintf(setting, sizeof setting, "$6$cclientdummysalt");
+	return setting;
+}
+
+/* Hash pass with setting (a real entry's hash, or NULL for the default)
+ * and throw the result away: what an unknown user or a locked entry
+ * costs, so it answers as slowly as a wrong password. */
+static void crypt_dummy(const char *pass, const char *setting)
+{
+	struct crypt_data *cd = xcalloc(1, sizeof *cd);
+
+	if (setting == NULL || setting[0] != '$')
+		setting = default_setting();
+	auth_crypt_calls++;
+	(void)crypt_r(pass, setting, cd);
+	explicit_bzero(cd, sizeof *cd);
+	free(cd);
+}
+
 /* true if pass hashes to hash; "!"/"*"-prefixed, empty and failure
- * hashes never match */
+ * hashes never match (after a dummy hash of the same cost) */
 static bool crypt_matches(const char *pass, const char *hash)
 {
 	struct crypt_data *cd;
 	const char *out;
 	bool ok;
 
-	if (hash == NULL || hash[0] == '\0' || hash[0] == '!' || hash[0] == '*')
+	if (hash == NULL || hash[0] == '\0' || hash[0] == '!' || hash[0] == '*') {
+		/* "!$6$..." (usermod -L) keeps the real setting after '!' */
+		crypt_dummy(pass, hash != NULL && hash[0] != '\0' ?
+			    hash + strspn(hash, "!*") : NULL);
 		return false;
+	}
 	cd = xcalloc(1, sizeof *cd);
+	auth_crypt_calls++;
 	out = crypt_r(pass, hash, cd);
 	ok = out != NULL && out[0] != '*' && auth_str_equal(out, hash);
 	explicit_bzero(cd, sizeof *cd);
@@ -196,12 +233,14 @@ static enum authb_result shadow_verify(enum auth_service svc,
 	long today = days_now();
 
 	if (sp == NULL) {
+		crypt_dummy(pass, NULL);
 		*error_r = "shadow: unknown user";
 		return AUTHB_NEXT;
 	}
 	if (sp->sp_pwdp == NULL || sp->sp_pwdp[0] == '!' ||
 	    sp->sp_pwdp[0] == '*') {
 		/* locked: refused outright, no other backend is asked */
+		(void)crypt_matches(pass, sp->sp_pwdp);	/* the same time */
 		*error_r = "shadow: account locked or has no password";
 		return AUTHB_DENY;
 	}
@@ -244,6 +283,7 @@ const struct auth_backend auth_backend_shadow = {
 struct pwfile_entry {
 	char line[PWFILE_LINE_MAX];
 	char *fields[6];	/* user, hash, uid, gid, home, maildir */
+	char dummy[256];	/* the first entry's hash: for unknown users */
 };
 
 /* Find user in the passwd-file. -1 when the file is unusable. */
@@ -255,6 +295,7 @@ static int pwfile_find(const char *user, struct pwfile_entry *e)
 	int fd, found = 0;
 	unsigned lineno = 0;
 
+	e->dummy[0] = '\0';
 	if (path[0] == '\0')
 		return -1;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -303,6 +344,8 @@ static int pwfile_find(const char *user, struct pwfile_entry *e)
 				break;
 			*p++ = '\0';
 		}
+		if (e->dummy[0] == '\0' && n >= 1 && e->fields[1][0] == '$')
+			snprintf(e->dummy, sizeof e->dummy, "%s", e->fields[1]);
 		if (strcmp(e->fields[0], user) != 0)
 			continue;
 		if (n < 4 || n > 5) {
@@ -359,6 +402,7 @@ static enum authb_result pwfile_verify(enum auth_service svc,
 		}
 		break;
 	case 0:
+		crypt_dummy(pass, e->dummy);
 		*error_r = "passwd-file: unknown user";
 		break;
 	default:

@@ -215,6 +215,48 @@ static void test_auth_passwd_file(void)
 	auth_user_free(&u);
 }
 
+/* issue 15: an unknown user or a locked entry costs one crypt() of the
+ * same kind as a wrong password, so timing tells no user names */
+static void test_auth_unknown_user_same_cost(void)
+{
+	struct auth_user u;
+	const char *error = NULL;
+	unsigned long before;
+
+	setup_common();
+	before = auth_crypt_calls;
+	CHECK_INT(auth_password(AUTH_SERVICE_IMAP, "alice", "wrong", "h",
+				&u, &error), -1);
+	CHECK_INT(auth_crypt_calls - before, 1);
+	before = auth_crypt_calls;
+	CHECK_INT(auth_password(AUTH_SERVICE_IMAP, "nosuchuser", "wrong", "h",
+				&u, &error), -1);
+	CHECK_INT(auth_crypt_calls - before, 1);
+	before = auth_crypt_calls;
+	CHECK_INT(auth_password(AUTH_SERVICE_IMAP, "locked", "wrong", "h",
+				&u, &error), -1);
+	CHECK_INT(auth_crypt_calls - before, 1);
+	/* and of the same cost: the unknown user's dummy hash is the
+	 * file's first real one (yescrypt here), measured loosely */
+	struct timespec t0, t1, t2;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 5; i++)
+		(void)auth_password(AUTH_SERVICE_IMAP, "alice", "wrong", "h",
+				    &u, &error);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	for (int i = 0; i < 5; i++)
+		(void)auth_password(AUTH_SERVICE_IMAP, "nosuch", "wrong", "h",
+				    &u, &error);
+	clock_gettime(CLOCK_MONOTONIC, &t2);
+	double known = (double)(t1.tv_sec - t0.tv_sec) +
+		(double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	double unknown = (double)(t2.tv_sec - t1.tv_sec) +
+		(double)(t2.tv_nsec - t1.tv_nsec) / 1e9;
+	/* without the dummy the unknown user answers in microseconds,
+	 * far below a tenth of a yescrypt */
+	CHECK(unknown > known / 10);
+}
+
 static void test_auth_cram_database(void)
 {
 	struct auth_user u;
@@ -899,6 +941,7 @@ int main(int argc, char **argv)
 		TEST(test_auth_base64_strict),
 		TEST(test_auth_digest_vectors),
 		TEST(test_auth_passwd_file),
+		TEST(test_auth_unknown_user_same_cost),
 		TEST(test_auth_cram_database),
 		TEST(test_auth_policy),
 		TEST(test_auth_mechanisms),

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "lock.h"
 #include "mail.h"
+#include "mailname.h"
 #include "test.h"
 
 static char *make_mailbox(int *fd_r)
@@ -78,6 +79,109 @@ static void test_dotlock_stale_broken(void)
 	close(fd);
 	free(lockpath);
 	free(path);
+}
+
+/* the hook runs between "stale" and the unlink: the stale lock's owner
+ * (or another breaker) removes it and an MTA makes a fresh one, which
+ * on most file systems gets the very inode number just freed */
+static void mta_takes_lock(const char *lockpath)
+{
+	FILE *f;
+
+	(void)unlink(lockpath);
+	f = fopen(lockpath, "w");
+	if (f == NULL)
+		panic("create %s", lockpath);
+	fprintf(f, "%ld\n", (long)getpid());
+	fclose(f);
+}
+
+static void write_pid_file(const char *path, pid_t pid, time_t age)
+{
+	FILE *f = fopen(path, "w");
+	struct timespec ts[2];
+
+	if (f == NULL)
+		panic("create %s", path);
+	fprintf(f, "%ld\n", (long)pid);
+	fclose(f);
+	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - age;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	(void)utimensat(AT_FDCWD, path, ts, 0);
+}
+
+/* issue 15: breaking a stale lock never removes a fresh one */
+static void test_stale_break_keeps_fresh_lock(void)
+{
+	int fd;
+	char *path = make_mailbox(&fd);
+	char *lockpath = xasprintf("%s.lock", path);
+	pid_t dead = fork();
+	size_t len;
+
+	if (dead == 0)
+		_exit(0);
+	waitpid(dead, NULL, 0);
+	write_pid_file(lockpath, dead, 600);
+	lock_test_before_break = mta_takes_lock;
+	CHECK(dotlock_break_if_stale(lockpath, 300));
+	lock_test_before_break = NULL;
+	char *got = test_read_file(lockpath, &len);
+	CHECK(got != NULL);
+	if (got != NULL) {
+		char want[32];
+		snprintf(want, sizeof want, "%ld\n", (long)getpid());
+		CHECK_STR(got, want);
+	}
+	free(got);
+	/* the fresh lock is live: not broken */
+	CHECK(!dotlock_break_if_stale(lockpath, 300));
+	CHECK(access(lockpath, F_OK) == 0);
+	/* stale by age alone (a live PID, 10 minutes old) and by PID */
+	write_pid_file(lockpath, getpid(), 600);
+	CHECK(dotlock_break_if_stale(lockpath, 300));
+	CHECK(access(lockpath, F_OK) < 0);
+	write_pid_file(lockpath, dead, 0);
+	CHECK(dotlock_break_if_stale(lockpath, 300));
+	CHECK(access(lockpath, F_OK) < 0);
+	/* a link is never followed nor taken for a lock */
+	CHECK(symlink(path, lockpath) == 0);
+	CHECK(!dotlock_break_if_stale(lockpath, 300));
+	CHECK(access(path, F_OK) == 0);
+	unlink(lockpath);
+	close(fd);
+	unlink(path);
+	free(lockpath);
+	free(path);
+}
+
+/* lock-directory %h/...: a private directory made for the user */
+static void test_lock_directory_per_user(void)
+{
+	char *home = test_tmpdir();
+	const char *err;
+	struct stat st, dst;
+	char *p, *want, *dir;
+
+	mail_user_set("tester", getuid(), getgid(), home);
+	CHECK(config_set("lock-directory", "%h/.cclient-locks", &err));
+	memset(&st, 0, sizeof st);
+	st.st_dev = 0x801;
+	st.st_ino = 0x1df3;
+	p = session_lock_path(&st);
+	want = xasprintf("%s/.cclient-locks/.801.1df3", home);
+	CHECK_STR(p, want);
+	dir = xasprintf("%s/.cclient-locks", home);
+	CHECK(stat(dir, &dst) == 0 && S_ISDIR(dst.st_mode) &&
+	      (dst.st_mode & 0777) == 0700);
+	CHECK(config_set("lock-directory", "/tmp", &err));
+	rmdir(dir);
+	rmdir(home);
+	mail_user_clear();
+	free(dir);
+	free(want);
+	free(p);
+	free(home);
 }
 
 /* a live holder in another process makes us wait, then time out */
@@ -584,6 +688,8 @@ int main(int argc, char **argv)
 	static const struct test tests[] = {
 		TEST(test_dotlock_created_and_removed),
 		TEST(test_dotlock_stale_broken),
+		TEST(test_stale_break_keeps_fresh_lock),
+		TEST(test_lock_directory_per_user),
 		TEST(test_lock_excludes_other_process),
 		TEST(test_shared_readers),
 		TEST(test_session_lock_path),

@@ -1666,6 +1666,27 @@ static int maildir_append(const char *path, const struct mail_append_msg *msgs,
 		*error_r = "Mailbox UIDs exhausted";
 		goto out;
 	}
+	/* kept numbering (mail.h: uid, uidvalidity), checked before any
+	 * file is placed */
+	uint32_t next = ul.uidnext;
+	for (unsigned i = 0; i < n; i++) {
+		if (msgs[i].uid != 0 && msgs[i].uid < next) {
+			*error_r = "UID to keep is not above the mailbox's UIDs";
+			goto out;
+		}
+		next = msgs[i].uid != 0 ? msgs[i].uid + 1 : next + 1;
+		if (next == 0) {
+			*error_r = "Mailbox UIDs exhausted";
+			goto out;
+		}
+	}
+	if (msgs[0].uidvalidity != 0 && msgs[0].uidvalidity != ul.uidvalidity) {
+		if (ul.uidnext != 1 || ul.count != 0) {
+			*error_r = "Mailbox has UIDs: UIDVALIDITY cannot change";
+			goto out;
+		}
+		ul.uidvalidity = msgs[0].uidvalidity;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		const struct mail_append_msg *am = &msgs[i];
 		char info[64];
@@ -1704,13 +1725,17 @@ static int maildir_append(const char *path, const struct mail_append_msg *msgs,
 		tmpnames[i] = final;	/* now the placed file */
 		placed++;
 		journal_crash_point();	/* fault injection: placed, no UID yet */
-		uint32_t uid = ul.uidnext++;
+		uint32_t uid = am->uid != 0 ? am->uid : ul.uidnext;
+		ul.uidnext = uid + 1;
 		struct md_uid *u = md_uidlist_add(&ul, uid, sizes[i], finals[i]);
 		u->zone = am->zone;
 		u->has_zone = am->zone != 0;
 		if (uids_r != NULL)
 			uids_r[i] = uid;
 	}
+	for (unsigned i = 0; i < n; i++)
+		if (msgs[i].uidnext > ul.uidnext)
+			ul.uidnext = msgs[i].uidnext;
 	if (kw_added && md_keywords_write(path, names, error_r) < 0)
 		goto undo;
 	if (md_uidlist_write(path, &ul, error_r) < 0)

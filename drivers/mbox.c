@@ -23,6 +23,12 @@
  * SECURITY: the file is hostile. Lines are read with a bound (a longer
  * line is handled in pieces), every offset read from the file is checked
  * against its size, and hidden header values are parsed with bounds.
+ * Hidden headers (Status, X-Status, X-Keywords, X-UID) are a server's
+ * only in the part of the file a server wrote: from the first message
+ * without a valid ascending X-UID on, messages are new deliveries whose
+ * sender may have written them, and they are dropped (distrust_new()):
+ * they never set flags, keywords or UIDs, nor create keywords. A spool
+ * file without any UID data yet is all new deliveries.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +46,7 @@
 #include "lock.h"
 #include "log.h"
 #include "mail.h"
+#include "mailname.h"
 
 #define SCAN_CHUNK	(1024 * 1024)
 #define SCAN_MAX_LINE	(64 * 1024)	/* longer lines come in pieces */
@@ -55,6 +62,7 @@
 #define MBF_OLD		0x10u	/* Status has (or will have) "O" */
 #define MBF_TRIM_SHIFT	5	/* 2 bits: CRLFs dropped at the end */
 #define MBF_TRIM_MASK	0x60u
+#define MBF_FOREIGN	0x80u	/* hidden headers are a sender's: never read */
 #define MBF_SB_SHIFT	8
 
 extern const struct mail_driver mbox_driver;
@@ -110,6 +118,8 @@ struct pmsg {
 	char *keywords;		/* X-Keywords value, or NULL */
 	char *ximap;		/* X-IMAP / X-IMAPbase value, or NULL */
 	bool subject_internal;
+	bool mta_trace;		/* message 1 has Received:/Delivered-To: */
+	bool distrusted;	/* hidden headers dropped (distrust_new) */
 };
 
 struct plist {
@@ -513,6 +523,12 @@ static uint64_t mbox_parse(int fd, uint64_t start, uint64_t end,
 					    ascii_strncasecmp(p, "Subject:", 8) == 0 &&
 					    memmem(p, n, "FOLDER INTERNAL DATA", 20))
 						ps.m->subject_internal = true;
+					/* what an MTA adds and a server's
+					 * pseudo message never has */
+					if (pl->n == 1 &&
+					    ((n >= 9 && ascii_strncasecmp(p, "Received:", 9) == 0) ||
+					     (n >= 13 && ascii_strncasecmp(p, "Delivered-To:", 13) == 0)))
+						ps.m->mta_trace = true;
 				}
 			}
 			if (ps.line_hidden) {
@@ -691,6 +707,8 @@ static void msg_from_pmsg(struct mail_message *m, const struct pmsg *p)
 		(p->sb_ok ? p->sb_len << MBF_SB_SHIFT : 0);
 	if (p->old)
 		m->d_flags |= MBF_OLD;
+	if (p->distrusted)
+		m->d_flags |= MBF_FOREIGN;
 }
 
 /* take the UID data from the first parsed message (pseudo or base) */
@@ -708,6 +726,15 @@ static void header_from_first(struct mbox *mx, struct plist *pl,
 	if (f == NULL || f->ximap == NULL ||
 	    !ximap_parse(f->ximap, &uv, &last, &kw))
 		return;
+	if (f->has_ximap && f->mta_trace) {
+		/* a server writes the pseudo message itself; one that came
+		 * through an MTA is a sender's forgery that would hide
+		 * itself: an ordinary message, its UID data ignored */
+		log_warning("%s: first message has X-IMAP but came from an "
+			    "MTA: not taken as folder internal data",
+			    mx->mb.path);
+		return;
+	}
 	if (f->has_ximap) {
 		mx->form = UIDF_PSEUDO;
 		/* the only message: it ends at the end (fixed by caller) */
@@ -758,6 +785,86 @@ static void find_ximap_line(struct mbox *mx)
 		}
 	}
 	free(b);
+}
+
+/* forget what a message's sender may have written in its hidden headers */
+static void pmsg_distrust(struct pmsg *p)
+{
+	p->distrusted = true;
+	p->x_uid = 0;
+	p->flags = 0;
+	p->old = false;
+	xfree(&p->keywords);
+}
+
+/* is this mailbox the session user's INBOX spool file? */
+static bool is_spool_file(const struct mbox *mx)
+{
+	char *spool = mail_inbox_spool_path();
+	bool r = spool != NULL && strcmp(spool, mx->mb.path) == 0;
+
+	free(spool);
+	return r;
+}
+
+/*
+ * An MTA appends mail with whatever headers its sender wrote, Status,
+ * X-Status, X-Keywords and X-UID included. They are ours (or UW's) only
+ * in what a server has written: messages carrying the X-UIDs it gave,
+ * ascending and not above the last UID of the file's UID header. From
+ * the first message without one on, every message is a new delivery,
+ * unless it carries our own X-Mbox-Size matching its text (APPENDed by
+ * another session) and a fitting X-UID. A new delivery's hidden headers
+ * are dropped: it is recent, unflagged, without keywords, and gets the
+ * next UID, so no sender can set flags, use up the keyword table, or
+ * force a new UIDVALIDITY with an out-of-order X-UID. In a file without
+ * UID data, X-UID and X-Keywords mean nothing (UW's rule: only with a
+ * UIDVALIDITY); Status and X-Status there are the file's MUA's, except
+ * in a spool file, where every message came from an MTA.
+ */
+static void distrust_new(struct mbox *mx, struct plist *pl, uint32_t first,
+			 bool incremental)
+{
+	/* after the messages we know (last_uid may already count UIDs
+	 * another session gave, read from the UID header) */
+	uint32_t prev = incremental && mx->mb.count > 0 ?
+		mx->mb.msgs[mx->mb.count - 1].uid : 0;
+	uint32_t limit = mx->hdr_last > mx->last_uid ? mx->hdr_last :
+		mx->last_uid;
+	bool have_uids = incremental || mx->hdr_uv != 0;
+	bool in_prefix = true;
+
+	if (!incremental)
+		limit = mx->hdr_last;
+	if (!have_uids) {
+		bool spool = first < pl->n && is_spool_file(mx);
+		for (uint32_t i = first; i < pl->n; i++) {
+			if (spool) {
+				pmsg_distrust(&pl->v[i]);
+				continue;
+			}
+			pl->v[i].x_uid = 0;
+			xfree(&pl->v[i].keywords);
+		}
+		return;
+	}
+	for (uint32_t i = first; i < pl->n; i++) {
+		struct pmsg *p = &pl->v[i];
+		bool uid_ok = p->x_uid != 0 && p->x_uid > prev &&
+			p->x_uid <= limit;
+
+		if (!uid_ok)
+			in_prefix = false;
+		if (uid_ok && (in_prefix || p->transparent)) {
+			prev = p->x_uid;
+			continue;
+		}
+		if (p->x_uid != 0 || p->flags != 0 || p->keywords != NULL)
+			log_info("%s: message %u is a new delivery: its "
+				 "Status/X-Status/X-Keywords/X-UID headers "
+				 "ignored", mx->mb.path, i - first + 1);
+		pmsg_distrust(p);
+	}
 }
 
 /* Give UIDs to parsed messages pl->v[first..] (FAQ 7.14 checks).
@@ -918,7 +1025,10 @@ static bool recheck_blocks(struct mbox *mx)
 
 		if ((m->state & MSTATE_EXPUNGED) != 0)
 			continue;
-		if ((m->d_flags & MBF_SB_OK) == 0 || sb == 0) {
+		/* a new delivery's block is its sender's until we write
+		 * ours (MBF_FOREIGN): not a flag change by another session */
+		if ((m->d_flags & MBF_SB_OK) == 0 || sb == 0 ||
+		    (m->d_flags & MBF_FOREIGN) != 0) {
 			char c[5];
 			/* at least check the message is still there */
 			ok = pread_full(mx->fd, c, 5, (off_t)m->d_off) == 5 &&
@@ -1066,6 +1176,7 @@ static int full_parse(struct mbox *mx, uint64_t size, const struct stat *st)
 		mx->pseudo_end = end;
 	uids = xcalloc(pl.n ? pl.n : 1, sizeof *uids);
 	mx->last_uid = 0;
+	distrust_new(mx, &pl, skip, false);
 	uint32_t uv = mx->hdr_uv;
 	kept = assign_uids(mx, &pl, skip, uids, false, &uv);
 	if (!kept && old_uv != 0 && same_layout(mx, &pl, skip)) {
@@ -1109,6 +1220,7 @@ static int incremental_parse(struct mbox *mx, uint64_t size,
 	memset(&pl, 0, sizeof pl);
 	uint64_t end = mbox_parse(mx->fd, mx->parsed_len, size, &pl);
 	uids = xcalloc(pl.n ? pl.n : 1, sizeof *uids);
+	distrust_new(mx, &pl, 0, true);
 	uint32_t uv = mx->mb.uidvalidity;
 	if (!assign_uids(mx, &pl, 0, uids, true, &uv)) {
 		/* cannot happen for the incremental case */
@@ -1684,7 +1796,7 @@ static int commit(struct mbox *mx, bool expunge, struct append_item *items,
 		if ((m->state & MSTATE_EXPUNGED) != 0)
 			continue;
 		m->state &= ~MSTATE_DIRTY;
-		m->d_flags &= ~(MBF_NEED_UID | MBF_NEED_OLD);
+		m->d_flags &= ~(MBF_NEED_UID | MBF_NEED_OLD | MBF_FOREIGN);
 	}
 	if (expunge) {
 		for (uint32_t i = mb->count; i > 0; i--)
@@ -2357,15 +2469,29 @@ static int mbox_append(const char *path, const struct mail_append_msg *msgs,
 		sender = xstrdup("MAILER-DAEMON");
 	items = xcalloc(n ? n : 1, sizeof *items);
 	ret = 0;
+	/* kept numbering (mail.h: uid, uidvalidity); the model is thrown
+	 * away below if this fails */
+	if (n > 0 && msgs[0].uidvalidity != 0 &&
+	    msgs[0].uidvalidity != mx->mb.uidvalidity) {
+		if (mx->last_uid != 0 || mx->mb.count != 0) {
+			*error_r = "Mailbox has UIDs: UIDVALIDITY cannot change";
+			ret = -1;
+		} else {
+			mx->mb.uidvalidity = msgs[0].uidvalidity;
+		}
+	}
 	for (unsigned i = 0; i < n && ret == 0; i++) {
 		struct append_item *it = &items[i];
 		const struct mail_append_msg *am = &msgs[i];
-		if (mx->last_uid == UINT32_MAX) {
-			*error_r = "Mailbox UIDs exhausted";
+		if (am->uid != 0 ? am->uid <= mx->last_uid :
+		    mx->last_uid == UINT32_MAX) {
+			*error_r = am->uid != 0 ? "UID to keep is not above "
+				"the mailbox's UIDs" : "Mailbox UIDs exhausted";
 			ret = -1;
 			break;
 		}
-		it->m.uid = ++mx->last_uid;
+		it->m.uid = am->uid != 0 ? am->uid : mx->last_uid + 1;
+		mx->last_uid = it->m.uid;
 		it->m.flags = am->flags & MAIL_SYSFLAGS;
 		for (unsigned k = 0; k < am->nkeywords; k++) {
 			int ki = mail_keyword_index(&mx->mb, am->keywords[k],
@@ -2393,6 +2519,9 @@ static int mbox_append(const char *path, const struct mail_append_msg *msgs,
 			strlen(am->from_sender) ? am->from_sender : sender;
 		uids_r[i] = it->m.uid;
 	}
+	for (unsigned i = 0; i < n && ret == 0; i++)
+		if (msgs[i].uidnext > mx->last_uid + 1)
+			mx->last_uid = msgs[i].uidnext - 1;
 	if (ret == 0) {
 		mx->mb.uidnext = mx->last_uid + 1;
 		ret = commit(mx, false, items, n, error_r);

@@ -44,6 +44,7 @@
 #include "config.h"
 #include "date.h"
 #include "journal.h"
+#include "lock.h"
 #include "log.h"
 #include "mail.h"
 
@@ -209,43 +210,24 @@ static int mbx_flock_wait(int fd, int op)
  * UW's parse/append permission: an exclusive flock() on
  * <lock-directory>/.<dev>.<ino> (lockfd() in UW's env_unix.c), so UW and
  * we exclude each other. The file is mode 0666 in a sticky /tmp (FAQ 5.5,
- * 7.17); it is opened without following symlinks and checked to be a
- * plain file.
+ * 7.17); it is opened without following symlinks and must be a plain
+ * file of the mailbox owner, us or root (lock_file_open()).
  */
 static int mbx_parse_lock(int fd, const char **error_r)
 {
-	struct stat st, lst;
-	char path[4096];
-	const char *dir = config_str("lock-directory");
+	struct stat st;
+	char *path;
 	int ld;
 
 	if (fstat(fd, &st) < 0) {
 		*error_r = "fstat of mailbox failed";
 		return -1;
 	}
-	if (*dir == '\0')
-		dir = "/tmp";
-	if ((size_t)snprintf(path, sizeof(path), "%s/.%lx.%lx", dir,
-			     (unsigned long)st.st_dev,
-			     (unsigned long)st.st_ino) >= sizeof(path)) {
-		*error_r = "lock directory name too long";
+	path = session_lock_path(&st);
+	ld = lock_file_open(path, &st, error_r);
+	free(path);
+	if (ld < 0)
 		return -1;
-	}
-	ld = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
-	if (ld < 0) {
-		log_error("mbx: cannot open lock file %s: %s", path,
-			  strerror(errno));
-		*error_r = "Unable to lock mailbox (lock file)";
-		return -1;
-	}
-	if (fstat(ld, &lst) < 0 || !S_ISREG(lst.st_mode)) {
-		close(ld);
-		*error_r = "Unable to lock mailbox (lock file is not a file)";
-		return -1;
-	}
-	/* others must be able to take it too (UW makes it 0666) */
-	if (lst.st_uid == geteuid())
-		(void)fchmod(ld, 0666);
 	if (mbx_flock_wait(ld, LOCK_EX) < 0) {
 		close(ld);
 		*error_r = "Unable to lock mailbox: timed out waiting for "
@@ -1795,9 +1777,31 @@ static int mbx_append(const char *path, const struct mail_append_msg *msgs,
 		}
 	(void)hdr_new_kw;
 
+	/* kept numbering (mail.h: uid, uidvalidity) */
+	uint32_t *uid = xcalloc(n, sizeof *uid), last = h.lastuid;
+	for (unsigned i = 0; i < n; i++) {
+		if ((msgs[i].uid != 0 && msgs[i].uid <= last) ||
+		    (msgs[i].uid == 0 && last == UINT32_MAX)) {
+			free(uid);
+			*error_r = "UID to keep is not above the mailbox's UIDs";
+			goto fail_unlocked;
+		}
+		uid[i] = last = msgs[i].uid != 0 ? msgs[i].uid : last + 1;
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (msgs[i].uidnext > last + 1)
+			last = msgs[i].uidnext - 1;
+	if (msgs[0].uidvalidity != 0 && msgs[0].uidvalidity != h.uidvalidity) {
+		if (h.lastuid != 0) {
+			free(uid);
+			*error_r = "Mailbox has UIDs: UIDVALIDITY cannot change";
+			goto fail_unlocked;
+		}
+		h.uidvalidity = msgs[0].uidvalidity;
+	}
+
 	/* 1: header with the new last UID, new keywords and our marker */
-	uint32_t first = h.lastuid + 1;
-	h.lastuid += n;
+	h.lastuid = last;
 	if (mbx_hdr_write(fd, &h, pos, error_r) < 0 || fdatasync(fd) < 0) {
 		*error_r = "Unable to update mailbox header";
 		goto fail_unlocked;
@@ -1828,22 +1832,24 @@ static int mbx_append(const char *path, const struct mail_append_msg *msgs,
 		buf_printf(&line, ",%zu;%08" PRIx32 "%04" PRIx32 "-%08" PRIx32
 			   "\r\n", len, uf,
 			   mbx_flags_to_file(am->flags & MAIL_SYSFLAGS),
-			   first + i);
+			   uid[i]);
 		if (pwrite_full(fd, line.data, line.len, (off_t)pos) !=
 		    (ssize_t)line.len ||
 		    pwrite_full(fd, text, len, (off_t)(pos + line.len)) !=
 		    (ssize_t)len) {
 			free(conv);
 			buf_release(&line);
+			free(uid);
 			goto fail_write;
 		}
 		pos += line.len + len;
 		if (uids_r != NULL)
-			uids_r[i] = first + i;
+			uids_r[i] = uid[i];
 		free(conv);
 		journal_crash_point();	/* fault injection: some records written */
 	}
 	buf_release(&line);
+	free(uid);
 	if (fsync(fd) < 0)
 		goto fail_write;
 	journal_crash_point();	/* fault injection: records durable, marker set */

@@ -45,6 +45,8 @@ static const struct command commands[] = {
 	{ "UNSUBSCRIBE", cmd_unsubscribe, CMD_AUTHED },
 	{ "LIST",	cmd_list,	CMD_AUTHED },
 	{ "LSUB",	cmd_lsub,	CMD_AUTHED },
+	{ "RLIST",	cmd_rlist,	CMD_AUTHED },	/* RFC 2193 */
+	{ "RLSUB",	cmd_rlsub,	CMD_AUTHED },
 	{ "STATUS",	cmd_status,	CMD_AUTHED },
 	{ "APPEND",	cmd_append,	CMD_AUTHED },
 	{ "IDLE",	cmd_idle,	CMD_AUTHED },
@@ -168,6 +170,8 @@ void client_capability(struct client *c, struct buf *out)
 		 "SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY "
 		 "I18NLEVEL=1 LIST-EXTENDED LIST-STATUS SPECIAL-USE "
 		 "CREATE-SPECIAL-USE STATUS=SIZE ESORT SEARCHRES SORT=DISPLAY");
+	if (imapd_referrals_enabled())
+		buf_puts(out, " MAILBOX-REFERRALS");
 	if (c->state == STATE_NOTAUTH)
 		imapd_capability_auth(c, out);
 	else	/* RFC 7889: the largest message APPEND takes, any mailbox */

@@ -36,7 +36,7 @@ void cmd_append(struct client *c, struct imap_arg *args)
 		client_bad(c, "APPEND mailbox [(flags)] [date-time] message");
 		return;
 	}
-	if (!client_name_allowed(c, name))
+	if (!client_name_allowed(c, name) || imapd_mailbox_referral(c, name))
 		return;
 	if (c->anonymous) {
 		client_no(c, "[NOPERM] Anonymous users cannot append");

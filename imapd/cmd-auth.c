@@ -17,6 +17,7 @@
 #include "codec.h"
 #include "config.h"
 #include "log.h"
+#include "penalty.h"
 #include "tls.h"
 #include "imapd.h"
 
@@ -44,7 +45,7 @@ void imapd_capability_auth(struct client *c, struct buf *out)
 	if (!auth_plaintext_allowed(c->tls))
 		buf_puts(out, " LOGINDISABLED");
 	if (imapd_referrals_enabled())
-		buf_puts(out, " LOGIN-REFERRALS");
+		buf_puts(out, " LOGIN-REFERRALS");	/* MAILBOX-: client.c */
 }
 
 void cmd_capability(struct client *c, struct imap_arg *args)
@@ -206,19 +207,20 @@ static void login_failed(struct client *c, const char *user,
 
 void client_login_done(struct client *c, struct auth_user *u, const char *how)
 {
-	struct buf caps;
+	struct buf caps, referral;
+	bool elsewhere;
 
-	if (imapd_login_referral(c, u)) {
-		auth_user_free(u);
-		return;
-	}
+	buf_init(&referral, 0);
+	elsewhere = imapd_login_referral(c, u, &referral);
 	if (geteuid() != 0 && u->uid != geteuid()) {
 		/* started as an ordinary user (e.g. the -l listener of a
 		 * non-root run-demo): nobody else can ever be served */
 		login_failed(c, u->name, "not the user the server runs as");
+		buf_release(&referral);
 		auth_user_free(u);
 		return;
 	}
+	penalty_record(c->host, true);
 	auth_become(u);
 	c->anonymous = u->anonymous;
 	mail_user->anonymous = u->anonymous;
@@ -230,9 +232,18 @@ void client_login_done(struct client *c, struct auth_user *u, const char *how)
 	client_send_alert(c);
 	buf_init(&caps, 0);
 	client_capability(c, &caps);
-	client_ok(c, "[CAPABILITY %s] User %s authenticated", caps.data,
-		  u->name);
+	if (elsewhere) {
+		/* RFC 2221: logged in, but the user's mail is elsewhere */
+		client_untagged(c, "CAPABILITY %s", caps.data);
+		client_ok(c, "[REFERRAL %s] User %s authenticated; personal "
+			  "mailboxes are on another server", referral.data,
+			  u->name);
+	} else {
+		client_ok(c, "[CAPABILITY %s] User %s authenticated",
+			  caps.data, u->name);
+	}
 	buf_release(&caps);
+	buf_release(&referral);
 	auth_user_free(u);
 }
 
@@ -242,6 +253,7 @@ static void login_failed(struct client *c, const char *user,
 	log_info("Login failed user=%s auth=%s", user,
 		 error != NULL ? error : "?");
 	client_no(c, "[AUTHENTICATIONFAILED] Login failed");
+	penalty_record(c->host, false);		/* for every process */
 	if (auth_failure_delay(++c->login_failures)) {
 		/* send the NO first so the client knows why */
 		ios_printf(c->ios, "%s %s\r\n", c->tag, c->tagged.data);
@@ -263,6 +275,7 @@ static void sasl_exchange(struct client *c, const char *mech,
 	unsigned rounds = 0;
 
 	memset(&u, 0, sizeof u);
+	penalty_wait(c->host);	/* this address's recent failures */
 	s = sasl_start(AUTH_SERVICE_IMAP, mech, c->tls, c->host, &error);
 	if (s == NULL) {
 		client_no(c, "%s", error != NULL ? error :
@@ -364,6 +377,7 @@ void cmd_login(struct client *c, struct imap_arg *args)
 		return;
 	}
 	memset(&u, 0, sizeof u);
+	penalty_wait(c->host);	/* this address's recent failures */
 	if (auth_password(AUTH_SERVICE_IMAP, user, pass, c->host, &u,
 			  &error) < 0) {
 		login_failed(c, user, error);

@@ -94,8 +94,17 @@ static void do_copy(struct client *c, struct imap_arg *args, bool move)
 	}
 	if (!client_parse_set(c, set, c->uid, &seqs, &n))
 		return;
-	if (!client_name_allowed(c, dest)) {
+	if (!client_name_allowed(c, dest) || imapd_mailbox_referral(c, dest)) {
 		free(seqs);
+		return;
+	}
+	if (c->anonymous) {
+		/* as APPEND, CREATE, DELETE and RENAME: #public/ and #ftp/
+		 * are read-only to anonymous users, whatever the file modes
+		 * give "nobody" */
+		free(seqs);
+		client_no(c, "[NOPERM] Anonymous users cannot %s messages",
+			  move ? "move" : "copy");
 		return;
 	}
 	if (move && c->mb->readonly) {

@@ -38,7 +38,15 @@ struct lset {
 	struct lentry *v;
 	size_t n, cap;
 	bool anonymous, full;
+	struct client *c;	/* for MAILBOX-REFERRALS; NULL: no filter */
 };
+
+/* as plain LIST: a name another backend owns (RFC 2193) is left out */
+static bool name_remote(struct client *c, const char *name)
+{
+	return c != NULL && *name != '\0' && imapd_referrals_enabled() &&
+		imapd_mailbox_remote(c, name);
+}
 
 static void lset_add(struct lset *s, const char *name, unsigned attrs)
 {
@@ -105,6 +113,8 @@ static void list_collect_cb(void *ctx, const char *name, unsigned attrs)
 	if (s->anonymous && *name != '\0' &&
 	    ascii_strncasecmp(name, "#public/", 8) != 0 &&
 	    ascii_strncasecmp(name, "#ftp/", 5) != 0)
+		return;
+	if (name_remote(s->c, name))
 		return;
 	lset_add(s, name, attrs);
 }
@@ -217,6 +227,7 @@ void imapd_list_extended(struct client *c, struct imap_arg *args)
 	memset(&res, 0, sizeof res);
 	memset(&uses, 0, sizeof uses);
 	all.anonymous = c->anonymous;
+	all.c = c;
 	if (a->type == IMAP_ARG_LIST) {
 		for (pl = a->list; pl->type != IMAP_ARG_EOL; pl++) {
 			if (pl->type != IMAP_ARG_ATOM)
@@ -325,6 +336,8 @@ void imapd_list_extended(struct client *c, struct imap_arg *args)
 			if (c->anonymous &&
 			    ascii_strncasecmp(name, "#public/", 8) != 0 &&
 			    ascii_strncasecmp(name, "#ftp/", 5) != 0)
+				continue;
+			if (name_remote(c, name))
 				continue;
 			if (recursive)
 				add_parents(&res, &all, pats, npats, &subs, name);

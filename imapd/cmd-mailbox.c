@@ -128,7 +128,8 @@ void cmd_create(struct client *c, struct imap_arg *args)
 		client_bad(c, "CREATE mailbox [(USE (attributes))]");
 		return;
 	}
-	if (!client_name_allowed(c, name) || !new_name_valid(c, name))
+	if (!client_name_allowed(c, name) || !new_name_valid(c, name) ||
+	    imapd_mailbox_referral(c, name))
 		return;
 	if (args[1].type == IMAP_ARG_LIST &&
 	    !create_params(c, args[1].list, &uses))
@@ -161,7 +162,7 @@ void cmd_delete(struct client *c, struct imap_arg *args)
 	const char *name = one_name(c, args), *error;
 	bool known;
 
-	if (name == NULL)
+	if (name == NULL || imapd_mailbox_referral(c, name))
 		return;
 	if (c->anonymous) {
 		client_no(c, "[NOPERM] Anonymous users cannot delete mailboxes");
@@ -249,7 +250,7 @@ void cmd_rename(struct client *c, struct imap_arg *args)
 		return;
 	}
 	if (!client_name_allowed(c, from) || !client_name_allowed(c, to) ||
-	    !new_name_valid(c, to))
+	    !new_name_valid(c, to) || imapd_rename_referral(c, from, to))
 		return;
 	if (c->anonymous) {
 		client_no(c, "[NOPERM] Anonymous users cannot rename mailboxes");
@@ -286,7 +287,7 @@ static void do_subscribe(struct client *c, struct imap_arg *args, bool on)
 {
 	const char *name = one_name(c, args), *error;
 
-	if (name == NULL)
+	if (name == NULL || imapd_subscribe_referral(c, name))
 		return;
 	if (mail_subscribe(name, on, &error) < 0) {
 		client_no(c, "%s", error);
@@ -308,9 +309,35 @@ void cmd_unsubscribe(struct client *c, struct imap_arg *args)
 struct list_ctx {
 	struct client *c;
 	bool lsub;
+	bool rlist;		/* RLIST/RLSUB: remote names too (RFC 2193) */
+	bool remote_pass;	/* RLIST's pass over the subscriptions */
+	char **subs;		/* those, when rlist (remote names' \Noselect) */
 	struct buf line;
 	struct special_uses uses;
 };
+
+/* MAILBOX-REFERRALS: false for a name to leave out. Remote names never
+ * come from the local walk (what is here under ~owner/ for a remote
+ * owner is not theirs); RLIST and RLSUB take them from the
+ * subscriptions, selectable unless only a parent of one */
+static bool list_referral_filter(struct list_ctx *l, const char *name,
+				 unsigned *attrs)
+{
+	bool from_subs = l->lsub || l->remote_pass;
+
+	if (*name == '\0' || !imapd_referrals_enabled())
+		return true;
+	if (!imapd_mailbox_remote(l->c, name))
+		return !l->remote_pass;
+	if (!l->rlist || !from_subs)
+		return false;
+	for (char **s = l->subs; s != NULL && *s != NULL; s++)
+		if (strcmp(*s, name) == 0) {
+			*attrs = 0;
+			break;
+		}
+	return true;
+}
 
 static void list_cb(void *ctx, const char *name, unsigned attrs)
 {
@@ -330,8 +357,10 @@ static void list_cb(void *ctx, const char *name, unsigned attrs)
 	    ascii_strncasecmp(name, "#public/", 8) != 0 &&
 	    ascii_strncasecmp(name, "#ftp/", 5) != 0)
 		return;
+	if (!list_referral_filter(l, name, &attrs))
+		return;
 	buf_reset(&l->line);
-	buf_puts(&l->line, l->lsub ? "LSUB (" : "LIST (");
+	buf_puts(&l->line, l->lsub && !l->remote_pass ? "LSUB (" : "LIST (");
 	for (i = 0; i < N_ELEMENTS(names); i++) {
 		if ((attrs & names[i].bit) == 0)
 			continue;
@@ -349,7 +378,8 @@ static void list_cb(void *ctx, const char *name, unsigned attrs)
 	client_untagged(l->c, "%s", l->line.data);
 }
 
-static void do_list(struct client *c, struct imap_arg *args, bool lsub)
+static void do_list(struct client *c, struct imap_arg *args, bool lsub,
+		    bool rlist)
 {
 	const char *ref = imap_arg_string(&args[0]);
 	const char *pattern = imap_arg_string(&args[1]);
@@ -357,11 +387,11 @@ static void do_list(struct client *c, struct imap_arg *args, bool lsub)
 	struct list_ctx l;
 
 	/* RFC 5258: selection options, several patterns or RETURN */
-	if (!lsub && (args[0].type == IMAP_ARG_LIST ||
-		      (args[0].type != IMAP_ARG_EOL &&
-		       (args[1].type == IMAP_ARG_LIST ||
-			(args[1].type != IMAP_ARG_EOL &&
-			 args[2].type != IMAP_ARG_EOL))))) {
+	if (!lsub && !rlist && (args[0].type == IMAP_ARG_LIST ||
+				(args[0].type != IMAP_ARG_EOL &&
+				 (args[1].type == IMAP_ARG_LIST ||
+				  (args[1].type != IMAP_ARG_EOL &&
+				   args[2].type != IMAP_ARG_EOL))))) {
 		imapd_list_extended(c, args);
 		return;
 	}
@@ -373,8 +403,12 @@ static void do_list(struct client *c, struct imap_arg *args, bool lsub)
 		client_bad(c, "Pattern too long");
 		return;
 	}
+	memset(&l, 0, sizeof l);
 	l.c = c;
 	l.lsub = lsub;
+	l.rlist = rlist && imapd_referrals_enabled();
+	if (l.rlist && mail_subscriptions_read(&l.subs, &error) < 0)
+		l.subs = NULL;	/* mail_list reports it */
 	buf_init(&l.line, 0);
 	if (!lsub && *pattern == '\0') {
 		/* RFC 3501: the delimiter and the root of the reference
@@ -389,27 +423,49 @@ static void do_list(struct client *c, struct imap_arg *args, bool lsub)
 			buf_puts(&l.line, "\"\"");
 		}
 		client_untagged(c, "%s", l.line.data);
-		client_ok(c, "LIST completed");
-		buf_release(&l.line);
-		return;
+		client_ok(c, "%s completed", c->name);
+		goto out;
 	}
 	special_use_load(&l.uses);
-	if (mail_list(ref, pattern, lsub, list_cb, &l, &error) < 0)
+	if (mail_list(ref, pattern, lsub, list_cb, &l, &error) < 0) {
 		client_no(c, "%s", error);
-	else
-		client_ok(c, "%s completed", c->name);
+		goto out;
+	}
+	if (l.rlist && !lsub) {
+		/* the remote mailboxes this backend knows of */
+		l.lsub = l.remote_pass = true;
+		if (mail_list(ref, pattern, true, list_cb, &l, &error) < 0) {
+			client_no(c, "%s", error);
+			goto out;
+		}
+	}
+	client_ok(c, "%s completed", c->name);
+out:
+	if (l.subs != NULL)
+		mail_subscriptions_free(&l.subs);
 	special_use_free(&l.uses);
 	buf_release(&l.line);
 }
 
 void cmd_list(struct client *c, struct imap_arg *args)
 {
-	do_list(c, args, false);
+	do_list(c, args, false, false);
 }
 
 void cmd_lsub(struct client *c, struct imap_arg *args)
 {
-	do_list(c, args, true);
+	do_list(c, args, true, false);
+}
+
+/* RFC 2193 section 5: LIST and LSUB with the remote mailboxes too */
+void cmd_rlist(struct client *c, struct imap_arg *args)
+{
+	do_list(c, args, false, true);
+}
+
+void cmd_rlsub(struct client *c, struct imap_arg *args)
+{
+	do_list(c, args, true, true);
 }
 
 /* the STATUS items of list valid? (also LIST-STATUS, RFC 5819) */
@@ -508,7 +564,7 @@ void cmd_status(struct client *c, struct imap_arg *args)
 		client_bad(c, "Unknown STATUS item");
 		return;
 	}
-	if (!client_name_allowed(c, name))
+	if (!client_name_allowed(c, name) || imapd_mailbox_referral(c, name))
 		return;
 	if (imapd_status_send(c, name, args[1].list, &error) < 0) {
 		if (!imapd_mailbox_exists(name, &known) && known)

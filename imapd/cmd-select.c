@@ -56,7 +56,7 @@ static void do_select(struct client *c, struct imap_arg *args, bool readonly)
 	}
 	/* RFC 3501: the current mailbox is deselected even if this fails */
 	client_close_mailbox(c);
-	if (!client_name_allowed(c, name))
+	if (!client_name_allowed(c, name) || imapd_mailbox_referral(c, name))
 		return;
 	if (c->anonymous)
 		readonly = true;

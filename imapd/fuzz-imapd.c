@@ -194,6 +194,7 @@ static void setup_once(void)
 	set("spool-directory", spooldir);
 	set("lock-directory", lockdir);
 	set("lock-timeout", "0");
+	set("login-penalty-delay", "0");	/* no table in /run, no sleeps */
 	set("restrict-mailbox-access", "all");
 	set("shared-namespace-user", "");
 	set("public-namespace-user", "");

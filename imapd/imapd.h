@@ -140,7 +140,8 @@ bool imapd_is_selected(struct client *c, const char *name);
 cmd_func cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable,
 	cmd_starttls, cmd_authenticate, cmd_login, cmd_namespace,
 	cmd_select, cmd_examine, cmd_create, cmd_delete, cmd_rename,
-	cmd_subscribe, cmd_unsubscribe, cmd_list, cmd_lsub, cmd_status,
+	cmd_subscribe, cmd_unsubscribe, cmd_list, cmd_lsub, cmd_rlist,
+	cmd_rlsub, cmd_status,
 	cmd_append, cmd_check, cmd_close, cmd_unselect, cmd_expunge,
 	cmd_search, cmd_sort, cmd_thread, cmd_fetch, cmd_store, cmd_copy,
 	cmd_move, cmd_idle, cmd_compress;
@@ -189,10 +190,20 @@ bool imapd_compress_active(struct client *c);
 struct auth_user;
 void client_login_done(struct client *c, struct auth_user *u,
 		       const char *how);
-/* referral.c: LOGIN-REFERRALS (RFC 2221) from the route map; true when
- * the user belongs on another backend and was sent NO [REFERRAL] */
+/* referral.c: LOGIN-REFERRALS (RFC 2221) and MAILBOX-REFERRALS (RFC
+ * 2193) from the route map. login: true when the user's mail is on
+ * another backend (*url_r: where; the session then refers every
+ * personal name there). The others answer NO [REFERRAL ...] and return
+ * true when the name lives on another backend. */
 bool imapd_referrals_enabled(void);
-bool imapd_login_referral(struct client *c, const struct auth_user *u);
+bool imapd_login_referral(struct client *c, const struct auth_user *u,
+			  struct buf *url_r);
+bool imapd_mailbox_referral(struct client *c, const char *name);
+bool imapd_rename_referral(struct client *c, const char *from,
+			   const char *to);
+bool imapd_subscribe_referral(struct client *c, const char *name);
+/* LIST/LSUB/RLIST/RLSUB: is name on another backend? (no response) */
+bool imapd_mailbox_remote(struct client *c, const char *name);
 /* alert file as "* OK [ALERT] ..." (FAQ 4.2) */
 void client_send_alert(struct client *c);
 

@@ -6,13 +6,18 @@
  *
  * SECURITY: started as root, imapd runs only the pre-login command set
  * until auth_become() has dropped to the user (see cmd-auth.c). Started
- * as an ordinary user on stdin/stdout it is that user from the start
- * (PREAUTH); with -l as an ordinary user clients must log in, and only
- * as a user with the server's own uid. It can never be anyone else. Options come from the administrator, never from
- * the network.
+ * as an ordinary user it greets PREAUTH only when stdin is a pipe or a
+ * terminal (ssh host imapd, rsh) or a UNIX socket whose peer has our
+ * uid (SO_PEERCRED): never on a network socket, where anyone could
+ * connect (an inetd entry running imapd as some account). There, and
+ * with -l, clients must log in, and only as a user with the server's
+ * own uid. It can never be anyone else. Options come from the
+ * administrator, never from the network.
  */
 #include <signal.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,6 +39,30 @@ static void ATTR_NORETURN usage(void)
 	fprintf(stderr, "usage: imapd [-s] [-c config] [-o key=value]... "
 		"[-l address:port]\n");
 	exit(64);
+}
+
+/* May the client on fd be taken for the user we run as? A pipe or a
+ * terminal: it is whoever started us (ssh, rsh). A socket: only a UNIX
+ * one whose peer has our uid; a network client is anyone. */
+static bool preauth_allowed(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	struct ucred cr;
+	socklen_t crlen = sizeof cr;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return false;
+	if (!S_ISSOCK(st.st_mode))
+		return true;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+	    ss.ss_family != AF_UNIX)
+		return false;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0 ||
+	    crlen != sizeof cr)
+		return false;
+	return cr.uid == geteuid();
 }
 
 static void imapd_session(int in_fd, int out_fd)
@@ -67,7 +96,7 @@ static void imapd_session(int in_fd, int out_fd)
 	}
 	buf_init(&caps, 0);
 	memset(&u, 0, sizeof u);
-	if (!opt_listener && auth_self(&u)) {
+	if (!opt_listener && preauth_allowed(in_fd) && auth_self(&u)) {
 		/* not started as root on stdin/stdout (ssh host exec imapd):
 		 * we can only ever be this user */
 		auth_become(&u);

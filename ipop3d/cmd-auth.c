@@ -17,6 +17,7 @@
 
 #include "codec.h"
 #include "log.h"
+#include "penalty.h"
 #include "tls.h"
 #include "pop3.h"
 
@@ -62,6 +63,7 @@ static void login_failed(struct pop3_session *s, const char *how,
 			 const char *user, const char *why)
 {
 	s->failures++;
+	penalty_record(s->rhost, false);	/* for every process */
 	log_info("%s login failed for %.80s: %s", how, user ? user : "???",
 		 why ? why : "bad credentials");
 	if (auth_failure_delay(s->failures)) {
@@ -157,6 +159,7 @@ static void login_complete(struct pop3_session *s, struct auth_user *u,
 		auth_user_free(u);
 		return;
 	}
+	penalty_record(s->rhost, true);
 	auth_become(u);		/* fatal on failure; irrevocable */
 	log_set_user(u->name);
 	s->login_name = xstrdup(u->name);
@@ -214,6 +217,7 @@ void cmd_pass(struct pop3_session *s, char *args)
 	user = s->user;
 	s->user = NULL;
 	memset(&u, 0, sizeof u);
+	penalty_wait(s->rhost);	/* this address's recent failures */
 	ret = auth_password(AUTH_SERVICE_POP, user, args, s->rhost, &u, &error);
 	explicit_bzero(args, strlen(args));
 	if (ret < 0)
@@ -245,6 +249,7 @@ void cmd_apop(struct pop3_session *s, char *args)
 		digest++;
 	digest[strcspn(digest, " ")] = '\0';
 	memset(&u, 0, sizeof u);
+	penalty_wait(s->rhost);
 	if (auth_apop(user, buf_cstr(&s->apop_ts), digest, &u, &error) < 0)
 		login_failed(s, "APOP", user, error);
 	else
@@ -292,6 +297,7 @@ void cmd_auth(struct pop3_session *s, char *args)
 		if (strcmp(initial, "=") == 0)
 			initial[0] = '\0';
 	}
+	penalty_wait(s->rhost);
 	sasl = sasl_start(AUTH_SERVICE_POP, mech, s->tls, s->rhost, &error);
 	if (sasl == NULL) {
 		pop3_err(s, "Unsupported authentication mechanism");

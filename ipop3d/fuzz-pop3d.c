@@ -178,6 +178,7 @@ static void setup(void)
 	set("inbox-migrate", "no");
 	set("pop3-autologout", "600");
 	set("login-failure-delay", "0");
+	set("login-penalty-delay", "0");	/* no table in /run, no sleeps */
 	set("login-failures-max", "3");
 	set("auth-backends", "passwd-file");
 	snprintf(path, sizeof path, "%s/passwd", topdir);

@@ -7,7 +7,7 @@ set -e
 BUILD_PKGS="make gcc libc6-dev libssl-dev libpam0g-dev libcrypt-dev zlib1g-dev openssl python3"
 TEST_PKGS="clang libpam-wrapper libnss-wrapper libuid-wrapper libclang-rt-14-dev \
 fetchmail isync mutt alpine tmux postfix debhelper dpkg-dev fakeroot lintian xinetd \
-nginx libnginx-mod-mail iproute2"
+nginx libnginx-mod-mail iproute2 strace"
 if [ "${1:-}" = build ]; then
 	PKGS="$BUILD_PKGS $EXTRA_PKGS"
 else

@@ -10,14 +10,20 @@ these namespaces only, nothing leaves them):
     ccpx-b1/b2/b3 10.77.0.11-13   imapd and ipop3d, each backend with its
                             own spool and homes; trusted-proxies 10.77.0.1
 
-Backends run from their built-in -l listener (one forked process per
-connection, as inetd would run them) rather than xinetd: xinetd has no
-foreground option that keeps its logs private per instance, and the
-listener is the same session code. Every program runs under the cwrap
-wrappers with a private passwd (the site's shared user directory: every
-host knows every user; mail lives only on the user's backend). nginx and
-ip run as real root: the test needs root and working `ip netns`, and
-fails (not skips) when it has neither.
+Each backend runs imapd and ipop3d from its own private xinetd, as an
+administrator would run them (`ip netns exec ccpx-bN xinetd -f CONF
+-pidfile F -dontfork`: its own configuration file and log file, in the
+foreground): xinetd accepts each connection and starts imapd or ipop3d
+on it, the socket on stdin/stdout, so the PROXY header nginx sends is
+read in inetd mode. A backend's daemon is stopped and started again by
+disabling its service and sending xinetd SIGHUP. xinetd also puts the
+socket on stderr, so sanitizer builds write their reports to files
+(ASAN_OPTIONS/UBSAN_OPTIONS log_path), which the module checks. The
+servers run under the cwrap wrappers (given by xinetd's env attribute)
+with a private passwd (the site's shared user directory: every host
+knows every user; mail lives only on the user's backend). xinetd, nginx
+and ip run as real root: the test needs root and working `ip netns`,
+and fails (not skips) when it has neither.
 
 Cleanup: every namespace is named ccpx-*, and setUpClass first removes
 any left by an earlier run (killing the processes still inside them);
@@ -42,6 +48,7 @@ import subprocess
 import sys
 import time
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 from cctest import MailEnv, binary, sample_message  # noqa: E402
@@ -53,6 +60,7 @@ CLIENT_IP = NET + '2'
 BACKENDS = {'b1': NET + '11', 'b2': NET + '12', 'b3': NET + '13'}
 NGINX = '/usr/sbin/nginx'
 NGINX_MAIL = '/usr/lib/nginx/modules/ngx_mail_module.so'
+XINETD = '/usr/sbin/xinetd'
 STEP_TIMEOUT = 20
 
 # user -> (password, home backend, in the CRAM-MD5/APOP database)
@@ -62,6 +70,7 @@ USERS = {
     'chris': ('chrispw', 'b3', False),   # routed by the map's default line
     'dora': ('dorapw', 'b2', True),
     'mover': ('moverpw', 'b1', False),
+    'mover2': ('mover2pw', 'b1', False),   # moved by mailutil transfer
 }
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -103,6 +112,8 @@ def netns_usable():
         return 'ip (iproute2) is not installed'
     if not os.path.exists(NGINX) or not os.path.exists(NGINX_MAIL):
         return 'nginx with the mail module is not installed (nginx, libnginx-mod-mail)'
+    if not os.path.exists(XINETD):
+        return 'xinetd is not installed'
     name = NS_PREFIX + 'probe'
     ip('netns', 'del', name, check=False)
     r = ip('netns', 'add', name, check=False)
@@ -157,7 +168,8 @@ class World:
         self.procs = []          # (name, Popen)
         self.namespaces = []
         self.envs = {}
-        self.backend_procs = {}  # (backend, 'imapd'/'ipop3d') -> Popen
+        self.xinetd = {}         # backend -> Popen
+        self.disabled = set()    # (backend, 'imapd'/'ipop3d') stopped
         self.backend_settings = backend_settings or {}
         try:
             self._build()
@@ -260,8 +272,7 @@ class World:
             }, **self.backend_settings))
             self._users(env, [u for u, (_, h, _) in USERS.items() if h == b])
             self.envs[b] = env
-            for prog in ('imapd', 'ipop3d'):
-                self.start_backend(b, prog)
+            self._xinetd(b)
         penv = self.proxy_env
         penv.write_config(**{'route-map': self.map_path,
                              'route-state-file': os.path.join(penv.dir, 'failures'),
@@ -275,20 +286,101 @@ class World:
         wait_listening(self.ns('proxy'), '127.0.0.1', 9000, self.route_proc, 'mail-route')
         self._nginx()
 
-    def start_backend(self, b, prog):
+    # ---- the backends' xinetd ----
+    PORTS = {'imapd': 143, 'ipop3d': 110}
+
+    def server_env(self, b):
+        """What xinetd gives imapd/ipop3d: the wrappers, the backend's
+        configuration and log, sanitizer reports to files."""
         env = self.envs[b]
-        port = 143 if prog == 'imapd' else 110
-        p = self.spawn(b, '%s-%s' % (prog, b),
-                       [binary(prog), '-l', '%s:%d' % (BACKENDS[b], port)],
-                       env.environ(as_user=False),
-                       os.path.join(env.dir, prog + '.stderr'))
-        self.backend_procs[(b, prog)] = p
-        wait_listening(self.ns(b), BACKENDS[b], port, p, '%s on %s' % (prog, b))
+        full = env.environ(as_user=False)
+        keep = {k: v for k, v in full.items()
+                if k.startswith(('NSS_WRAPPER', 'UID_WRAPPER', 'CCLIENT_'))
+                or k in ('LD_PRELOAD', 'HOME', 'USER', 'LOGNAME')}
+        keep['PATH'] = '/usr/sbin:/usr/bin:/sbin:/bin'
+        keep['ASAN_OPTIONS'] = full['ASAN_OPTIONS'] + ':log_path=' + \
+            os.path.join(env.dir, 'sanitizer-asan')
+        keep['UBSAN_OPTIONS'] = full['UBSAN_OPTIONS'] + ':log_path=' + \
+            os.path.join(env.dir, 'sanitizer-ubsan')
+        for k, v in keep.items():
+            # xinetd's env attribute is a list split at white space
+            assert not re.search(r'\s', k + v), (k, v)
+        return keep
+
+    def write_xinetd_conf(self, b):
+        env = self.envs[b]
+        conf = os.path.join(env.dir, 'xinetd.conf')
+        envs = ' '.join('%s=%s' % kv for kv in sorted(self.server_env(b).items()))
+        text = ('defaults\n{\n    log_type = FILE %s\n'
+                '    log_on_success = HOST PID EXIT\n    log_on_failure = HOST\n}\n'
+                % os.path.join(env.dir, 'xinetd.log'))
+        for prog, port in sorted(self.PORTS.items()):
+            text += '''
+service cc-%(prog)s
+{
+    type        = UNLISTED
+    socket_type = stream
+    protocol    = tcp
+    wait        = no
+    user        = root
+    bind        = %(addr)s
+    port        = %(port)d
+    server      = %(server)s
+    passenv     =
+    env         = %(env)s
+    instances   = UNLIMITED
+    per_source  = UNLIMITED
+    cps         = 100000 1
+    disable     = %(disable)s
+}
+''' % {'prog': prog, 'addr': BACKENDS[b], 'port': port, 'server': binary(prog),
+               'env': envs, 'disable': 'yes' if (b, prog) in self.disabled else 'no'}
+        tmp = conf + '.new'
+        with open(tmp, 'w') as f:
+            f.write(text)
+        os.rename(tmp, conf)
+        return conf
+
+    def _xinetd(self, b):
+        env = self.envs[b]
+        conf = self.write_xinetd_conf(b)
+        # as an administrator would: ip netns exec, in the foreground
+        p = self.spawn(b, 'xinetd-%s' % b,
+                       ['ip', 'netns', 'exec', self.ns(b), XINETD, '-f', conf,
+                        '-pidfile', os.path.join(env.dir, 'xinetd.pid'), '-dontfork'],
+                       {'PATH': '/usr/sbin:/usr/bin:/sbin:/bin'},
+                       os.path.join(env.dir, 'xinetd.stderr'))
+        self.xinetd[b] = p
+        for prog, port in sorted(self.PORTS.items()):
+            wait_listening(self.ns(b), BACKENDS[b], port, p, 'xinetd (%s) on %s' % (prog, b))
+
+    def _reconfigure(self, b, prog, listening):
+        """Rewrite b's xinetd.conf, SIGHUP xinetd (a hard
+        reconfiguration), wait until prog's port is (not) listening."""
+        self.write_xinetd_conf(b)
+        p = self.xinetd[b]
+        p.send_signal(signal.SIGHUP)
+        port = self.PORTS[prog]
+        if listening:
+            wait_listening(self.ns(b), BACKENDS[b], port, p, '%s on %s' % (prog, b))
+            return
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                with in_netns(self.ns(b)):
+                    socket.create_connection((BACKENDS[b], port), timeout=1).close()
+            except ConnectionRefusedError:
+                return
+            time.sleep(0.05)
+        raise TimeoutError('xinetd on %s still accepts %s' % (b, prog))
+
+    def start_backend(self, b, prog):
+        self.disabled.discard((b, prog))
+        self._reconfigure(b, prog, True)
 
     def stop_backend(self, b, prog):
-        p = self.backend_procs.pop((b, prog))
-        p.terminate()
-        p.wait(timeout=STEP_TIMEOUT)
+        self.disabled.add((b, prog))
+        self._reconfigure(b, prog, False)
 
     def _nginx(self):
         d = os.path.join(self.proxy_env.dir, 'nginx')
@@ -380,7 +472,7 @@ mail {
         out = ''
         for env in list(self.envs.values()) + [self.proxy_env]:
             for name in os.listdir(env.dir):
-                if name.endswith('.stderr'):
+                if name.endswith('.stderr') or name.startswith('sanitizer-'):
                     with open(os.path.join(env.dir, name), errors='replace') as f:
                         text = f.read()
                     if 'Sanitizer' in text or 'runtime error' in text:
@@ -463,7 +555,7 @@ class ProxyTest(unittest.TestCase):
     # ---- routing ----
     def test_append_lands_on_the_users_backend_only(self):
         for user, (password, home, _) in sorted(USERS.items()):
-            if user == 'mover':
+            if user.startswith('mover'):
                 continue
             for mode in ('starttls', 'implicit'):
                 subject = 'routed-%s-%s-%d' % (user, mode, time.monotonic_ns())
@@ -501,6 +593,28 @@ class ProxyTest(unittest.TestCase):
         self.assertIn('via proxy %s' % PROXY_IP, log)
         self.assertRegex(log, r'Login user=alice host=%s\b' % re.escape(CLIENT_IP))
         self.assertNotRegex(log, r'user=alice host=%s\b' % re.escape(PROXY_IP))
+
+    def test_backends_run_from_xinetd(self):
+        """Every session through the proxy is a server xinetd started on
+        the accepted socket (inetd mode), which read nginx's PROXY header
+        from its stdin."""
+        c, _ = self.login('alice')
+        c.noop()
+        c.logout()
+        p = self.w.pop('implicit')
+        p.user('alice')
+        p.pass_('alicepw')
+        p.quit()
+        with open(os.path.join(self.w.envs['b1'].dir, 'xinetd.log')) as f:
+            xlog = f.read()
+        log = self.w.log('b1')
+        for prog in ('imapd', 'ipop3d'):
+            pids = re.findall(r'START: cc-%s pid=(\d+) from=(?:::ffff:)?%s\b'
+                              % (prog, re.escape(PROXY_IP)), xlog)
+            self.assertTrue(pids, xlog)
+            # the last of them logged alice's login with the client's address
+            self.assertRegex(log, r'%s\[%s\]: .*user=alice host=%s\b'
+                             % (prog, pids[-1], re.escape(CLIENT_IP)))
 
     def test_pop3_starttls_implicit_and_apop(self):
         subject = 'pop-%d' % time.monotonic_ns()
@@ -752,20 +866,68 @@ class ProxyTest(unittest.TestCase):
     # ---- referrals ----
     def test_login_referral_on_the_wrong_backend(self):
         # dora lives on b2; logging in to b1 directly (CRAM-MD5 needs no
-        # TLS) gets a referral (RFC 2221) instead of an empty mailbox
+        # TLS) is answered OK [REFERRAL] (RFC 2221): she may open other
+        # users' mailboxes on b1, and every name of her own is referred
+        # to b2 instead of being served from an empty mailbox here
         with in_netns(self.w.ns('client')):
             c = imaplib.IMAP4(BACKENDS['b1'], 143, timeout=STEP_TIMEOUT)
         self.assertIn('LOGIN-REFERRALS', c.capabilities)
-        with self.assertRaises(imaplib.IMAP4.error) as cm:
-            c.login_cram_md5('dora', 'dorapw')
-        self.assertIn('[REFERRAL imap://dora@%s/]' % BACKENDS['b2'], str(cm.exception))
+        self.assertIn('MAILBOX-REFERRALS', c.capabilities)
+        typ, data = c.login_cram_md5('dora', 'dorapw')
+        self.assertEqual(typ, 'OK')
+        self.assertIn(b'[REFERRAL imap://dora@%s/]' % BACKENDS['b2'].encode(), data[0])
+        typ, data = c.select('INBOX')
+        self.assertEqual(typ, 'NO')
+        self.assertIn(b'[REFERRAL imap://dora;AUTH=*@%s/INBOX]' % BACKENDS['b2'].encode(),
+                      data[0])
+        typ, data = c.append('INBOX', None, None, sample_message(1, subject='wrong-host'))
+        self.assertEqual(typ, 'NO')
         c.logout()
         self.assertFalse(os.path.exists(os.path.join(self.w.envs['b1'].spool, 'dora')))
-        # on its own backend the same login works
+        # on its own backend the same login is a plain OK
         with in_netns(self.w.ns('client')):
             c = imaplib.IMAP4(BACKENDS['b2'], 143, timeout=STEP_TIMEOUT)
-        self.assertEqual(c.login_cram_md5('dora', 'dorapw')[0], 'OK')
+        typ, data = c.login_cram_md5('dora', 'dorapw')
+        self.assertEqual(typ, 'OK')
+        self.assertNotIn(b'[REFERRAL', data[0])
         c.logout()
+
+    def test_mailbox_referral_followed_to_the_owners_backend(self):
+        """RFC 2193: dora (b2) names alice's mailbox through the proxy,
+        is referred to b1, follows the URL there herself and opens it."""
+        w = self.w
+        subject = 'team-%d' % time.monotonic_ns()
+        c, _ = self.login('alice')
+        c.create('Team')
+        self.assertEqual(c.append('Team', None, None,
+                                  sample_message(1, subject=subject))[0], 'OK')
+        c.logout()
+        os.chmod(os.path.join(w.envs['b1'].dir, 'home', 'alice', 'Team'), 0o644)
+        c, data = self.login('dora', 'implicit')
+        self.assertIn(b'MAILBOX-REFERRALS', data[0])
+        want = 'imap://dora;AUTH=*@%s/~alice/Team' % BACKENDS['b1']
+        for typ, data in (c.select('~alice/Team'),
+                          c.status('~alice/Team', '(MESSAGES)')):
+            self.assertEqual(typ, 'NO')
+            self.assertIn(('[REFERRAL %s]' % want).encode(), data[0])
+        url = re.search(rb'\[REFERRAL (\S+)\]', data[0]).group(1).decode()
+        c.logout()
+        m = re.match(r'imap://([^;@]+);AUTH=\*@([^/:]+)(?::(\d+))?/(.+)$', url)
+        user, host, port, mailbox = m.group(1), m.group(2), int(m.group(3) or 143), \
+            urllib.parse.unquote(m.group(4))
+        self.assertEqual((user, host, mailbox), ('dora', BACKENDS['b1'], '~alice/Team'))
+        # nothing of alice's exists on b2
+        self.assertFalse(os.path.exists(os.path.join(w.envs['b2'].dir, 'home', 'alice', 'Team')))
+        with in_netns(w.ns('client')):
+            r = imaplib.IMAP4(host, port, timeout=STEP_TIMEOUT)
+        typ, data = r.login_cram_md5(user, 'dorapw')
+        self.assertEqual(typ, 'OK')
+        typ, data = r.select(mailbox, readonly=True)
+        self.assertEqual(typ, 'OK', data)
+        self.assertEqual(int(data[0]), 1)
+        typ, data = r.fetch('1', '(BODY.PEEK[HEADER.FIELDS (SUBJECT)])')
+        self.assertIn(subject.encode(), data[0][1])
+        r.logout()
 
     # ---- moving a user ----
     def test_moved_user_keeps_uids_and_flags(self):
@@ -840,6 +1002,73 @@ class ProxyTest(unittest.TestCase):
         # the old backend now refers the user on
         self.assertIn(b'[REFERRAL imap://mover@%s/]' % BACKENDS['b2'].encode(),
                       self.direct_login_response('b1', 'mover'))
+
+    def test_moved_user_by_transfer_into_other_formats(self):
+        """docs/scaling.md section 4 with mailutil transfer -m keep instead
+        of a file copy: from b1 (INBOX and Archive in mbox, an mbx) to b3
+        (INBOX in mbx, the rest in maildir), UIDs, UIDVALIDITY, flags,
+        keywords and dates kept."""
+        w = self.w
+        boxes = ('INBOX', 'Archive', 'Mbx')
+        c, _ = self.login('mover2')
+        c.create('Archive')
+        c.create('#driver.mbx/Mbx')
+        for i in range(1, 5):
+            for box in boxes:
+                c.append(box, '($T%d)' % i, '"0%d-Jan-2024 10:00:00 +0100"' % i,
+                         sample_message(i, subject='%s-%d' % (box, i)))
+        for box in boxes:
+            c.select(box)
+            c.store('2', '+FLAGS', '(\\Seen \\Flagged)')
+            c.store('4', '+FLAGS', '(\\Deleted)')
+            c.expunge()
+
+        def state(conn):
+            out = {}
+            for box in boxes:
+                typ, _ = conn.select(box)
+                self.assertEqual(typ, 'OK')
+                uv = conn.response('UIDVALIDITY')[1][0]
+                nxt = conn.response('UIDNEXT')[1][0]
+                typ, data = conn.uid('FETCH', '1:*', '(UID FLAGS INTERNALDATE)')
+                items = sorted(re.sub(rb'\\Recent ?| (?=\))', b'', re.sub(rb'^\d+ ', b'', d))
+                               for d in data if d)
+                out[box] = (uv, nxt, items)
+            return out
+        before = state(c)
+        c.logout()
+        self.assertEqual(len(before['Mbx'][2]), 3, before)
+        w.write_map({'mover2': '127.0.0.1:1:1'})
+        src, dst = w.envs['b1'], w.envs['b3']
+        # mailutil as mover2 on b3, the old host's files seen by their path
+        uid = [l.split(':') for l in open(dst.passwd) if l.startswith('mover2:')][0]
+        env = dst.environ(as_user=False)
+        for k in ('RUID', 'EUID', 'SUID', 'RGID', 'EGID', 'SGID'):
+            env['UID_WRAPPER_INITIAL_' + k] = uid[2] if k.endswith('UID') else uid[3]
+        env.update(HOME=uid[5], USER='mover2', LOGNAME='mover2')
+        for args in (['transfer', '-m', 'keep', os.path.join(src.spool, 'mover2'),
+                      '#driver.mbx/INBOX'],
+                     ['transfer', '-m', 'keep', os.path.join(src.dir, 'home', 'mover2') + '/',
+                      '#driver.maildir/']):
+            p = subprocess.run([binary('mailutil')] + args, env=env, cwd=dst.dir,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=60)
+            self.assertEqual(p.returncode, 0, (args, p.stderr))
+        home = os.path.join(dst.dir, 'home', 'mover2')
+        self.assertTrue(os.path.isfile(os.path.join(home, 'INBOX')))
+        self.assertTrue(os.path.isdir(os.path.join(home, 'Archive')))
+        self.assertTrue(os.path.isdir(os.path.join(home, 'Mbx')))
+        for root, dirs, files in os.walk(home):
+            for n in dirs + files:
+                os.chown(os.path.join(root, n), int(uid[2]), int(uid[3]))
+        w.write_map({'mover2': 'b3'})
+        os.rename(os.path.join(src.spool, 'mover2'), os.path.join(src.spool, 'mover2.moved'))
+        c, _ = self.login('mover2')
+        after = state(c)
+        c.logout()
+        self.maxDiff = None
+        self.assertEqual(before, after)
+        self.assertRegex(w.log('b3'), r'Login user=mover2 host=%s\b' % re.escape(CLIENT_IP))
 
     def direct_login_response(self, b, user):
         """LOGIN straight to backend b as if from the proxy (a PROXY

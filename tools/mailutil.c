@@ -12,7 +12,10 @@
  *     appenddelete SRC DST       append, then delete from SRC
  *     prune MAILBOX CRITERIA     expunge messages matching IMAP SEARCH
  *     transfer [-m MODE] SRC DST copy every mailbox under prefix SRC to
- *                                prefix DST (MODE: append, suffix=XXX)
+ *                                prefix DST (MODE: append, suffix=XXX,
+ *                                or keep: UIDVALIDITY and UIDs kept, for
+ *                                moving a user; DST mailboxes must not
+ *                                exist, any format: #driver.X/DST)
  *     repair [--fix] MAILBOX     find (and fix) damage in mbox and mbx
  *                                files: seed FAQ 7.1, 7.2, 7.14, 7.15
  *
@@ -65,7 +68,7 @@ static void usage(void)
 	      "  append SOURCE DESTINATION\n"
 	      "  appenddelete SOURCE DESTINATION\n"
 	      "  prune MAILBOX \"SEARCH CRITERIA\"\n"
-	      "  transfer [-m append|suffix=XXX] SOURCE-PREFIX DEST-PREFIX\n"
+	      "  transfer [-m append|suffix=XXX|keep] SOURCE-PREFIX DEST-PREFIX\n"
 	      "  repair [--fix] MAILBOX\n", stderr);
 	exit(EXIT_USAGE);
 }
@@ -120,9 +123,10 @@ static int cmd_simple(const char *cmd, const char *a, const char *b)
 #define BATCH_MSGS	500
 #define BATCH_BYTES	(32u << 20)
 
-/* append messages [from, to) of src to dst in one all-or-nothing call */
+/* append messages [from, to) of src to dst in one all-or-nothing call;
+ * keep: with their UIDs and src's UIDVALIDITY (mail.h) */
 static int append_batch(struct mailbox *src, uint32_t from, uint32_t to,
-			const char *dst, const char **err)
+			const char *dst, bool keep, const char **err)
 {
 	unsigned n = to - from;
 	struct mail_append_msg *am = xcalloc(n, sizeof(*am));
@@ -155,6 +159,11 @@ static int append_batch(struct mailbox *src, uint32_t from, uint32_t to,
 				kw[(size_t)i * MAIL_MAX_KEYWORDS + k++] =
 					src->keywords[b];
 		am[i].nkeywords = k;
+		if (keep) {
+			am[i].uid = m->uid;
+			am[i].uidvalidity = src->uidvalidity;
+			am[i].uidnext = src->uidnext;
+		}
 	}
 	if (ret == 0 && n > 0)
 		ret = mail_append(dst, am, n, &uv, uids, err);
@@ -170,7 +179,7 @@ static int append_batch(struct mailbox *src, uint32_t from, uint32_t to,
 /* copy every message of src to dst; create dst first if asked; delete
  * the copied messages from src afterwards if asked */
 static int copy_mailbox(const char *src, const char *dst, bool create,
-			bool delete_src, const char *what)
+			bool delete_src, bool keep, const char *what)
 {
 	const char *err;
 	struct mailbox *mb = mail_open(src, (delete_src ? 0 :
@@ -201,7 +210,7 @@ static int copy_mailbox(const char *src, const char *dst, bool create,
 		while (j < total && j - i < BATCH_MSGS &&
 		       (bytes == 0 || bytes + mb->msgs[j].size < BATCH_BYTES))
 			bytes += mb->msgs[j++].size;
-		if (append_batch(mb, i, j, dst, &err) < 0) {
+		if (append_batch(mb, i, j, dst, keep, &err) < 0) {
 			fail(what, dst, err);
 			mail_close(&mb);
 			return 1;
@@ -337,7 +346,9 @@ static int cmd_transfer(const char *mode, const char *src, const char *dst)
 	size_t sl = strlen(src);
 	int ret = 0;
 
-	if (mode != NULL && strcmp(mode, "append") != 0 &&
+	bool keep = mode != NULL && strcmp(mode, "keep") == 0;
+
+	if (mode != NULL && strcmp(mode, "append") != 0 && !keep &&
 	    strncmp(mode, "suffix=", 7) != 0) {
 		fprintf(stderr, "mailutil: unknown transfer mode %s\n", mode);
 		free(pattern);
@@ -356,7 +367,7 @@ static int cmd_transfer(const char *mode, const char *src, const char *dst)
 		if (mailbox_exists(to)) {
 			if (mode != NULL && strcmp(mode, "append") == 0)
 				create = false;
-			else if (mode != NULL) {
+			else if (mode != NULL && !keep) {
 				char *t2 = xasprintf("%s%s", to, mode + 7);
 				free(to);
 				to = t2;
@@ -369,7 +380,8 @@ static int cmd_transfer(const char *mode, const char *src, const char *dst)
 		}
 		if (verbose)
 			printf("%s -> %s\n", x.names[i], to);
-		if (copy_mailbox(x.names[i], to, create, false, "transfer"))
+		if (copy_mailbox(x.names[i], to, create, false, keep,
+				 "transfer"))
 			ret = 1;
 		free(to);
 	}
@@ -934,7 +946,7 @@ int main(int argc, char **argv)
 		usage();
 	log_open("mailutil");
 	if (config_load(config, &err) < 0 &&
-	    (config != NULL || getenv("CCLIENT_CONFIG") != NULL)) {
+	    (config != NULL || secure_getenv("CCLIENT_CONFIG") != NULL)) {
 		fprintf(stderr, "mailutil: %s\n", err);
 		return 1;
 	}
@@ -944,7 +956,7 @@ int main(int argc, char **argv)
 			(long)getuid());
 		return 1;
 	}
-	home = getenv("HOME");
+	home = secure_getenv("HOME");	/* ignored when set-id, as in the core */
 	if (home == NULL || home[0] != '/')
 		home = pw->pw_dir;
 	mail_user_set(pw->pw_name, pw->pw_uid, pw->pw_gid, home);
@@ -972,12 +984,13 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "copy") == 0 || strcmp(cmd, "move") == 0) {
 		if (nargs != 2)
 			usage();
-		return copy_mailbox(a[0], a[1], true, cmd[0] == 'm', cmd);
+		return copy_mailbox(a[0], a[1], true, cmd[0] == 'm', false, cmd);
 	}
 	if (strcmp(cmd, "append") == 0 || strcmp(cmd, "appenddelete") == 0) {
 		if (nargs != 2)
 			usage();
-		return copy_mailbox(a[0], a[1], false, cmd[6] == 'd', cmd);
+		return copy_mailbox(a[0], a[1], false, cmd[6] == 'd', false,
+				    cmd);
 	}
 	if (strcmp(cmd, "prune") == 0) {
 		if (nargs != 2)

@@ -14,7 +14,10 @@
  * the user name comes from the real uid. It only ever creates and removes
  * that one file, with O_EXCL|O_NOFOLLOW, and drops the mail group before
  * exiting. Stale locks (owner dead, or older than the MTAs' 5 minutes)
- * are broken as procmail and Postfix break them.
+ * are broken as procmail and Postfix break them, with the inode checked
+ * again before the unlink (the same rule as lock.c's
+ * dotlock_break_if_stale(); mlock stays one self-contained file), so a
+ * fresh lock is never removed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,14 +46,19 @@ static void reply(const char *s)
 	(void)r;
 }
 
-/* is an existing lock file stale? pid inside dead, or too old */
-static int lock_stale(const char *path)
+/* Remove the lock file at path if it is stale (its pid dead, or older
+ * than MLOCK_STALE); 1 if it is gone. The file judged stale stays open
+ * until lstat() shows the name still is that inode: while it is open
+ * its inode number cannot be reused by a fresh lock an MTA makes once
+ * the stale one is gone, so that fresh lock is never removed. */
+static int break_if_stale(const char *path)
 {
 	char buf[32];
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW);
+	struct stat st, st2;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
 	ssize_t n;
 	long pid;
+	int stale = 0;
 
 	if (fd < 0)
 		return errno == ENOENT;
@@ -59,16 +67,30 @@ static int lock_stale(const char *path)
 		return 0;
 	}
 	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
 	if (time(NULL) - st.st_mtime > MLOCK_STALE)
-		return 1;
+		stale = 1;
 	if (n > 0) {
 		buf[n] = '\0';
 		pid = strtol(buf, NULL, 10);
 		if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
-			return 1;
+			stale = 1;
 	}
-	return 0;
+	if (!stale) {
+		close(fd);
+		return 0;
+	}
+	if (lstat(path, &st2) < 0 || st2.st_ino != st.st_ino ||
+	    st2.st_dev != st.st_dev) {
+		close(fd);
+		return 1;	/* replaced meanwhile: look again */
+	}
+	syslog(LOG_NOTICE, "removing stale lock %s", path);
+	if (unlink(path) < 0 && errno != ENOENT) {
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	return 1;
 }
 
 int main(int argc, char **argv)
@@ -105,11 +127,8 @@ int main(int argc, char **argv)
 			reply("-cannot create lock file\n");
 			return 1;
 		}
-		if (lock_stale(path)) {
-			syslog(LOG_NOTICE, "removing stale lock %s", path);
-			(void)unlink(path);
+		if (break_if_stale(path))
 			continue;
-		}
 		sleep(1);
 	}
 	if (fd < 0) {

@@ -12,19 +12,26 @@
  * a temporary failure for any of them wins, so no one's copy is lost; an
  * MTA should give tmail one recipient per run to avoid duplicates.
  *
- * SECURITY: run by the MTA as root. The message is read once, as root,
+ * SECURITY: run by the MTA as root, never set-uid (refused: an MTA runs
+ * it as root, a user runs dmail). The message is read once, as root,
  * into memory; then for each recipient a child process drops to that
  * user (setgroups to the user's own groups, setgid, setuid, each
- * checked, then verified irrevocable) BEFORE any mailbox name is resolved or any file in the
- * user's home is looked at, so symbolic links and odd files there can
- * reach nothing the user could not reach. The only privilege kept is
- * membership of the spool directory's group when that directory is
- * group-writable and not world-writable (Debian's 2775 root:mail
- * /var/mail), so the child can create the spool file and its .lock as
- * every other delivery agent does. When not run as root, tmail only
- * delivers to the invoking user.
+ * checked, then verified irrevocable) BEFORE any mailbox name is
+ * resolved or any file in the user's home is looked at. A "user+folder"
+ * delivery runs with the recipient's ids only: the folder is resolved
+ * beneath the mail directory without following any symbolic link
+ * (deliver_open_beneath()) and must be the recipient's own file, so
+ * `ln -s /var/mail ~/d` and mail to user+d/victim reaches nothing. Only
+ * when it falls back to the INBOX does a second child keep membership
+ * of the spool directory's group (when that directory is group-writable
+ * and not world-writable: Debian's 2775 root:mail /var/mail), so it can
+ * create the spool file and its .lock as every other delivery agent
+ * does; deliver_to() then checks the spool file belongs to the
+ * recipient. When not run as root, tmail only delivers to the invoking
+ * user.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -130,34 +137,126 @@ static bool has_dotdot(const char *s)
  * "user+folder" (UW tmail): deliver to folder if it exists, else to the
  * usual mailbox. Only plain names under the mail directory qualify, no
  * absolute, ~user, #namespace or ".." names: the MTA takes the folder
- * from the address, so it is chosen by the sender. Runs as the user.
+ * from the address, so it is chosen by the sender. The folder is looked
+ * up beneath the mail directory with no symbolic link followed on the
+ * way and must belong to the user. Runs as the user, without the spool
+ * group. NULL: use the usual mailbox.
  */
-static const char *pick_mailbox(const char *user, const char *folder,
-				const char *mailbox)
+static const char *pick_folder(const char *user, const char *folder)
 {
 	struct mail_path mp;
 	struct stat st;
-	const char *err;
-	bool ok;
+	const char *err, *base = mail_user->maildir, *rel;
+	size_t bl = strlen(base);
+	int fd;
 
 	if (folder == NULL || *folder == '\0' || mail_name_is_inbox(folder))
-		return mailbox;
+		return NULL;
 	if (folder[0] == '/' || folder[0] == '~' || folder[0] == '#' ||
 	    has_dotdot(folder)) {
-		log_notice("deliver to %s: folder name %s not allowed, using %s",
-			   user, folder, mailbox);
-		return mailbox;
+		log_notice("deliver to %s: folder name %s not allowed, using "
+			   "INBOX", user, folder);
+		return NULL;
 	}
 	if (mail_resolve(folder, &mp, &err) < 0)
-		return mailbox;
-	ok = stat(mp.path, &st) == 0;
-	mail_path_free(&mp);
-	if (!ok) {
-		log_info("deliver to %s: no folder %s, using %s", user, folder,
-			 mailbox);
-		return mailbox;
+		return NULL;
+	while (bl > 1 && base[bl - 1] == '/')
+		bl--;
+	if (strncmp(mp.path, base, bl) != 0 || mp.path[bl] != '/') {
+		log_notice("deliver to %s: folder %s not in the mail "
+			   "directory, using INBOX", user, folder);
+		mail_path_free(&mp);
+		return NULL;
 	}
+	for (rel = mp.path + bl; *rel == '/'; rel++)
+		;
+	fd = deliver_open_beneath(base, rel, false);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			log_info("deliver to %s: no folder %s, using INBOX",
+				 user, folder);
+		else
+			log_notice("deliver to %s: folder %s refused (%s), "
+				   "using INBOX", user, folder,
+				   errno == ELOOP ? "symbolic link on the way" :
+				   strerror(errno));
+		mail_path_free(&mp);
+		return NULL;
+	}
+	mail_path_free(&mp);
+	err = "cannot fstat";
+	if (fstat(fd, &st) < 0 ||
+	    deliver_check_owner(&st, mail_user->uid, &err) < 0) {
+		log_notice("deliver to %s: folder %s refused (%s), using INBOX",
+			   user, folder, err);
+		close(fd);
+		return NULL;
+	}
+	close(fd);
 	return folder;
+}
+
+/* exit code of a folder child that found no usable folder */
+#define EX_USE_INBOX 200
+
+/* the child's work: become pw, deliver to mailbox (or folder) */
+static void deliver_child(const struct passwd *pw, const char *folder,
+			  const char *mailbox, const struct delivery *d)
+{
+	const char *error = NULL;
+	int ex;
+
+	/* a folder is looked up and written with the user's ids only; the
+	 * spool group is for the INBOX (its file and .lock) */
+	drop_to(pw, folder == NULL && (mail_name_is_inbox(mailbox) ||
+		ascii_strncasecmp(mailbox, "#driver.", 8) == 0));
+	mail_user_set(pw->pw_name, pw->pw_uid, pw->pw_gid, pw->pw_dir);
+	log_set_user(pw->pw_name);
+	if (folder != NULL) {
+		mailbox = pick_folder(pw->pw_name, folder);
+		if (mailbox == NULL) {
+			fflush(NULL);
+			_exit(EX_USE_INBOX);
+		}
+	}
+	ex = deliver_to(d, mailbox, &error);
+	if (ex == EX_OK) {
+		log_info("delivered to %s mailbox=%s size=%zu sender=%s",
+			 pw->pw_name, mailbox, d->len, d->sender);
+	} else {
+		log_error("deliver to %s mailbox=%s size=%zu: %s (%s)",
+			  pw->pw_name, mailbox, d->len,
+			  deliver_result_name(ex), error);
+		fprintf(stderr, "tmail: %s: %s\n", pw->pw_name, error);
+	}
+	fflush(NULL);
+	_exit(ex);
+}
+
+/* run deliver_child() in a child process; its EX_* code */
+static int deliver_fork(const struct passwd *pw, const char *user,
+			const char *folder, const char *mailbox,
+			const struct delivery *d)
+{
+	pid_t pid;
+	int status;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		return EX_TEMPFAIL;
+	}
+	if (pid == 0)
+		deliver_child(pw, folder, mailbox, d);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return EX_TEMPFAIL;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	log_error("deliver to %s: child died with signal %d", user,
+		  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	return EX_TEMPFAIL;
 }
 
 /* deliver to one user ("user" or "user+folder") in a child; returns an
@@ -166,9 +265,7 @@ static int deliver_user(const char *arg, const char *mailbox,
 			const struct delivery *d)
 {
 	struct passwd *pw;
-	pid_t pid;
-	int status, ex;
-	const char *error = NULL, *folder = NULL, *plus;
+	const char *folder = NULL, *plus;
 	char user[256];
 
 	/* a name with '+' in the passwd file wins over the folder syntax */
@@ -201,39 +298,12 @@ static int deliver_user(const char *arg, const char *mailbox,
 		fprintf(stderr, "tmail: %s: permission denied (not root)\n", user);
 		return EX_NOPERM;
 	}
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		log_error("fork: %s", strerror(errno));
-		return EX_TEMPFAIL;
+	if (folder != NULL) {
+		int ex = deliver_fork(pw, user, folder, mailbox, d);
+		if (ex != EX_USE_INBOX)
+			return ex;
 	}
-	if (pid == 0) {
-		drop_to(pw, folder != NULL || mail_name_is_inbox(mailbox) ||
-			ascii_strncasecmp(mailbox, "#driver.", 8) == 0);
-		mail_user_set(pw->pw_name, pw->pw_uid, pw->pw_gid, pw->pw_dir);
-		log_set_user(pw->pw_name);
-		mailbox = pick_mailbox(pw->pw_name, folder, mailbox);
-		ex = deliver_to(d, mailbox, &error);
-		if (ex == EX_OK) {
-			log_info("delivered to %s mailbox=%s size=%zu sender=%s",
-				 pw->pw_name, mailbox, d->len, d->sender);
-		} else {
-			log_error("deliver to %s mailbox=%s size=%zu: %s (%s)",
-				  pw->pw_name, mailbox, d->len,
-				  deliver_result_name(ex), error);
-			fprintf(stderr, "tmail: %s: %s\n", pw->pw_name, error);
-		}
-		fflush(NULL);
-		_exit(ex);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return EX_TEMPFAIL;
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	log_error("deliver to %s: child died with signal %d", user,
-		  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-	return EX_TEMPFAIL;
+	return deliver_fork(pw, user, NULL, mailbox, d);
 }
 
 int main(int argc, char **argv)
@@ -244,6 +314,13 @@ int main(int argc, char **argv)
 	int ch, ex, result = EX_OK;
 
 	log_open("tmail");
+	if (getuid() != geteuid() || getgid() != getegid()) {
+		/* as dmail: the MTA runs tmail as root; set-id, a user
+		 * could point it at any mailbox with -I or a config */
+		log_error("tmail must not be set-uid or set-gid");
+		fprintf(stderr, "tmail: must not be set-uid or set-gid\n");
+		return EX_NOPERM;
+	}
 	while ((ch = getopt(argc, argv, "c:f:r:I:dD")) != -1) {
 		switch (ch) {
 		case 'c':

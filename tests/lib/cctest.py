@@ -315,6 +315,8 @@ class MailEnv:
             'ipop3d-tls-cert': os.path.join(self.dir, 'nocert.pem'),
             'ipop3d-tls-key': os.path.join(self.dir, 'nokey.pem'),
             'login-failure-delay': '0',
+            'login-penalty-delay': '0',
+            'login-penalty-file': os.path.join(self.dir, 'login-penalty'),
             'mlock-program': os.path.join(self.dir, 'no-mlock'),
         }
         if tls:
