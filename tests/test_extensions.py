@@ -637,6 +637,20 @@ class TestSortDisplay(Case):
         u, t = self.ok(s, 'SORT RETURN (MIN MAX) (DISPLAYTO) UTF-8 ALL')
         self.assertTrue(u[0].endswith(b') MIN 2 MAX 5'), u)
 
+    def test_groups_sort_by_name(self):
+        env = self.env()
+        s = env.imap()
+        self.ok(s, 'CREATE gr')
+        for to in (b'"Mona" <zz@example.org>',      # mona
+                   b'team: aa@example.org, "Ann" <b@example.org>;',  # team
+                   b'nobody:;',                      # nobody
+                   b'kim@example.org'):              # kim@example.org
+            u, t = s.append('gr', b'To: ' + to + b'\r\nSubject: g\r\n\r\nb\r\n')
+            self.assertTrue(t.startswith(b'OK'), t)
+        self.ok(s, 'SELECT gr')
+        u, t = self.ok(s, 'SORT (DISPLAYTO) UTF-8 ALL')
+        self.assertEqual(u, [b'* SORT 4 1 3 2'])
+
 
 class PipeSock:
     """a child's pipes as the socket-like object TLS and DEFLATE need"""
