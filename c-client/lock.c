@@ -654,11 +654,27 @@ int lock_file_open(const char *path, const struct stat *mbox_st,
 		   const char **error_r)
 {
 	struct stat st;
-	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
-		      O_CLOEXEC, 0666);
+	int fd = -1;
 
+	/* a holder that lets go unlinks the file (UW's protocol): one we
+	 * opened just before that has no link left, and is no evidence of
+	 * anything; open the name again (bounded: each round needs another
+	 * session to create and drop the file in between) */
+	for (unsigned tries = 0; tries < 16; tries++) {
+		fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+			  O_CLOEXEC, 0666);
+		if (fd < 0) {
+			log_error("Mailbox lock file %s open failure: %m", path);
+			*error_r = "Can't open mailbox lock";
+			return -1;
+		}
+		if (fstat(fd, &st) < 0 || st.st_nlink != 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
 	if (fd < 0) {
-		log_error("Mailbox lock file %s open failure: %m", path);
+		log_error("Mailbox lock file %s keeps being removed", path);
 		*error_r = "Can't open mailbox lock";
 		return -1;
 	}

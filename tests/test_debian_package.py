@@ -58,6 +58,8 @@ MESSAGE = (b'From: Sender <sender@example.org>\n'
            b'The last line.\n') % USER.encode()
 # what the package has beyond make install: docs, changelog, copyright
 PKG_ONLY = re.compile(r'^/usr/share/doc/')
+# the suffix of an /etc file set aside while the package is installed
+SAVED = '.cc-debpkg-saved'
 
 
 def run(cmd, timeout=60, check=True, **kw):
@@ -169,6 +171,7 @@ def pem_der(path):
 
 class DebianPackage(unittest.TestCase):
     tmp = None
+    saved = []  # /etc paths set aside (see setUpClass)
     debs = []
     xinetd = None
     ports = {}
@@ -216,6 +219,18 @@ class DebianPackage(unittest.TestCase):
                 path = os.path.normpath(line.split(None, 5)[5].split(' -> ')[0][1:] or '/')
                 if line.startswith('d') and os.path.lexists(path):
                     cls.dirs_before.add(path)
+        # an /etc file the package ships that is already there and belongs
+        # to no package (a "make install" on this machine made it) would
+        # stop dpkg at its conffile prompt: set it aside for the test and
+        # put it back afterwards
+        for deb in cls.debs:
+            for line in dpkg(['-c', deb]).splitlines():
+                path = os.path.normpath(line.split(None, 5)[5].split(' -> ')[0][1:])
+                if (line.startswith('-') and path.startswith('/etc/') and
+                        os.path.lexists(path) and
+                        run(['dpkg', '-S', path], check=False)[0] != 0):
+                    os.rename(path, path + SAVED)
+                    cls.saved.append(path)
         dpkg(['-i'] + cls.debs)
         cls.pkg_paths = []
         for pkg in PACKAGES:
@@ -241,6 +256,10 @@ class DebianPackage(unittest.TestCase):
             remove_user()
             if cls.tmp:
                 shutil.rmtree(cls.tmp, ignore_errors=True)
+            for path in cls.saved:
+                if not os.path.lexists(path):
+                    os.rename(path + SAVED, path)
+            cls.saved = []
 
     @classmethod
     def start_xinetd(cls):
