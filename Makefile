@@ -27,7 +27,7 @@ CFLAGS ?= -O2
 INC_DIRS = $(LIB_DIRS)
 CFLAGS += -g -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
 	  $(addprefix -I,$(INC_DIRS) $(TEST_INC))
-LDLIBS = -lssl -lcrypto -lpam -lcrypt
+LDLIBS = -lssl -lcrypto -lpam -lcrypt -lz
 
 FUZZ_SECONDS ?= 60
 ifeq ($(FUZZ),1)

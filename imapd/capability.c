@@ -38,12 +38,28 @@ static void capability_auth(struct client *c, struct buf *out)
 
 void client_capability(struct client *c, struct buf *out)
 {
-	buf_puts(out, "IMAP4rev1 LITERAL+ SASL-IR IDLE NAMESPACE UIDPLUS "
+	/* RFC 7888: LITERAL- before login, where a literal is at most
+	 * PREAUTH_MAX_LITERAL and a non-synchronizing one at most
+	 * LITERAL_MINUS_MAX; LITERAL+ after it. Never both: LITERAL- says
+	 * larger non-synchronizing literals are refused, LITERAL+ that any
+	 * size is sent so (section 4). */
+	buf_puts(out, c->state == STATE_NOTAUTH ? "IMAP4rev1 LITERAL-" :
+		 "IMAP4rev1 LITERAL+");
+	buf_puts(out, " SASL-IR IDLE NAMESPACE UIDPLUS "
 		 "CHILDREN UNSELECT ID ENABLE MOVE MULTIAPPEND ESEARCH WITHIN "
 		 "SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY "
-		 "I18NLEVEL=1");
+		 "I18NLEVEL=1 LIST-EXTENDED LIST-STATUS SPECIAL-USE "
+		 "CREATE-SPECIAL-USE STATUS=SIZE ESORT SEARCHRES SORT=DISPLAY");
 	if (imapd_referrals_enabled())
 		buf_puts(out, " MAILBOX-REFERRALS");
 	if (c->state == STATE_NOTAUTH)
 		capability_auth(c, out);
+	else	/* RFC 7889: the largest message APPEND takes, any mailbox */
+		buf_printf(out, " APPENDLIMIT=%llu",
+			   (unsigned long long)imapd_append_limit());
+	/* RFC 4978: after login only (no login secret is compressed), and
+	 * not once it is on */
+	if (c->state != STATE_NOTAUTH && c->ios != NULL &&
+	    !imapd_compress_active(c))
+		buf_puts(out, " COMPRESS=DEFLATE");
 }

@@ -263,6 +263,10 @@ void client_close_mailbox(struct client *c)
 	if (c->mb != NULL)
 		mail_close(&c->mb);
 	c->mb = NULL;
+	/* RFC 5182 2.1: no saved result survives the mailbox */
+	free(c->saved);
+	c->saved = NULL;
+	c->nsaved = 0;
 	c->exists = c->recent = 0;
 	c->nkeywords = 0;
 	if (c->state == STATE_SELECTED)
@@ -320,6 +324,19 @@ bool client_parse_set(struct client *c, const char *s, bool uid,
 
 	*seqs_r = NULL;
 	*n_r = 0;
+	if (s != NULL && strcmp(s, "$") == 0) {
+		/* SEARCHRES: the saved messages still here, empty or not */
+		seqs = xreallocarray(NULL, c->nsaved ? c->nsaved : 1,
+				     sizeof *seqs);
+		for (i = 0; i < c->nsaved; i++) {
+			seq = mail_uid_to_seq(c->mb, c->saved[i]);
+			if (seq != 0 && seq <= c->exists)
+				seqs[n++] = seq;
+		}
+		*seqs_r = seqs;
+		*n_r = n;
+		return true;
+	}
 	if (s == NULL || !seqset_parse(s, &set)) {
 		client_bad(c, "Invalid sequence set");
 		return false;
@@ -380,6 +397,9 @@ bool client_parse_set(struct client *c, const char *s, bool uid,
 #define PREAUTH_MAX_LINE	65536
 #define PREAUTH_MAX_LITERAL	10000
 #define PREAUTH_MAX_COMMAND	(PREAUTH_MAX_LINE + PREAUTH_MAX_LITERAL)
+/* RFC 7888 section 4: with LITERAL- (advertised before login) a
+ * non-synchronizing literal is at most this; a larger one is BAD */
+#define LITERAL_MINUS_MAX	4096
 /* enough of an over-long line to find its tag in */
 #define TAG_KEEP		128
 
@@ -503,7 +523,7 @@ static enum read_result client_read_command(struct client *c, struct buf *cmd)
 	uint64_t lit_total = 0, n;
 	struct buf line, tag;
 	enum ios_status st;
-	bool sync, binary, toobig = false;
+	bool sync, binary, toobig = false, minus_bad = false;
 	enum read_result ret = READ_COMMAND;
 	size_t start;
 	unsigned nlines = 0;
@@ -547,6 +567,9 @@ static enum read_result client_read_command(struct client *c, struct buf *cmd)
 		}
 		if (!toobig && !buf_append(cmd, line.data, start))
 			toobig = true;
+		if (!sync && c->state == STATE_NOTAUTH &&
+		    n > LITERAL_MINUS_MAX)
+			minus_bad = toobig = true;
 		if (toobig || n > max_lit - lit_total || nlines > 10000 ||
 		    cmd_over(cmd->len, n, max_cmd)) {
 			toobig = true;
@@ -585,8 +608,13 @@ static enum read_result client_read_command(struct client *c, struct buf *cmd)
 	}
 	if (ret == READ_COMMAND && toobig) {
 		command_tag(cmd, &tag);
-		ios_printf(c->ios, "%s NO [TOOBIG] Command or literal too "
-			   "large\r\n", tag.data);
+		if (minus_bad)
+			ios_printf(c->ios, "%s BAD [TOOBIG] Non-synchronizing "
+				   "literal over %d bytes (LITERAL-)\r\n",
+				   tag.data, LITERAL_MINUS_MAX);
+		else
+			ios_printf(c->ios, "%s NO [TOOBIG] Command or literal "
+				   "too large\r\n", tag.data);
 		(void)ios_flush(c->ios);
 		ret = READ_SKIPPED;
 	}

@@ -8,10 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "date.h"
 #include "imapd.h"
 
 #define APPEND_MAX_MESSAGES 1000
+
+uint64_t imapd_append_limit(void)
+{
+	long long v = config_int("max-literal-size");
+
+	return v > 0 ? (uint64_t)v : 0;
+}
 
 void cmd_append(struct client *c, struct imap_arg *args)
 {

@@ -3,6 +3,8 @@
  * (expunge silently unless read-only), UNSELECT (RFC 3691), EXPUNGE and
  * UID EXPUNGE (RFC 4315).
  */
+#include <string.h>
+
 #include "imapd.h"
 
 void cmd_check(struct client *c, struct imap_arg *args)
@@ -61,9 +63,27 @@ void cmd_expunge(struct client *c, struct imap_arg *args)
 	int ret;
 
 	if (c->uid) {
-		if (args[0].type != IMAP_ARG_ATOM ||
-		    args[1].type != IMAP_ARG_EOL ||
-		    !seqset_parse(args[0].str, &set)) {
+		struct buf saved;
+		bool parsed = false;
+		buf_init(&saved, 0);
+		if (args[0].type == IMAP_ARG_ATOM &&
+		    strcmp(args[0].str, "$") == 0) {
+			/* SEARCHRES (RFC 5182): the saved UIDs */
+			if (c->nsaved == 0) {
+				buf_release(&saved);
+				client_ok(c, "EXPUNGE completed");
+				return;
+			}
+			imapd_format_uids(&saved, c->saved, c->nsaved);
+			parsed = args[1].type == IMAP_ARG_EOL &&
+				seqset_parse(saved.data, &set);
+		} else {
+			parsed = args[0].type == IMAP_ARG_ATOM &&
+				args[1].type == IMAP_ARG_EOL &&
+				seqset_parse(args[0].str, &set);
+		}
+		buf_release(&saved);
+		if (!parsed) {
 			client_bad(c, "UID EXPUNGE uid-set");
 			return;
 		}

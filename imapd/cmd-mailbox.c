@@ -80,13 +80,59 @@ static bool creates_driver_inbox(const char *name)
 	return yes;
 }
 
+/* RFC 6154 CREATE-SPECIAL-USE: "(USE (\\Sent ...))"; false after a
+ * tagged answer */
+static bool create_params(struct client *c, const struct imap_arg *p,
+			  unsigned *uses_r)
+{
+	const struct imap_arg *f;
+	bool known;
+	unsigned bit;
+
+	*uses_r = 0;
+	for (; p->type != IMAP_ARG_EOL; p++) {
+		if (p->type != IMAP_ARG_ATOM ||
+		    ascii_strcasecmp(p->str, "USE") != 0 ||
+		    p[1].type != IMAP_ARG_LIST) {
+			client_bad(c, "CREATE mailbox [(USE (attributes))]");
+			return false;
+		}
+		p++;
+		for (f = p->list; f->type != IMAP_ARG_EOL; f++) {
+			if (f->type != IMAP_ARG_ATOM) {
+				client_bad(c, "Invalid use attribute");
+				return false;
+			}
+			bit = special_use_parse(f->str, &known);
+			if (bit == 0) {
+				client_no(c, "[USEATTR] %s is not a use this "
+					  "server can keep", known ? f->str :
+					  "That attribute");
+				return false;
+			}
+			*uses_r |= bit;
+		}
+	}
+	return true;
+}
+
 void cmd_create(struct client *c, struct imap_arg *args)
 {
-	const char *name = one_name(c, args), *error;
+	const char *name = imap_arg_string(&args[0]), *error;
+	unsigned uses = 0;
 	bool known;
 
-	if (name == NULL || !new_name_valid(c, name) ||
+	if (name == NULL || (args[1].type != IMAP_ARG_EOL &&
+			     (args[1].type != IMAP_ARG_LIST ||
+			      args[2].type != IMAP_ARG_EOL))) {
+		client_bad(c, "CREATE mailbox [(USE (attributes))]");
+		return;
+	}
+	if (!client_name_allowed(c, name) || !new_name_valid(c, name) ||
 	    imapd_mailbox_referral(c, name))
+		return;
+	if (args[1].type == IMAP_ARG_LIST &&
+	    !create_params(c, args[1].list, &uses))
 		return;
 	if (c->anonymous) {
 		client_no(c, "[NOPERM] Anonymous users cannot create mailboxes");
@@ -98,6 +144,13 @@ void cmd_create(struct client *c, struct imap_arg *args)
 		return;
 	}
 	if (mail_create(name, &error) < 0) {
+		client_no(c, "%s", error);
+		return;
+	}
+	/* the use could not be kept: no mailbox either (RFC 6154 3) */
+	if (uses != 0 && special_use_set(name, uses, &error) < 0) {
+		const char *derr;
+		(void)mail_delete(name, &derr);
 		client_no(c, "%s", error);
 		return;
 	}
@@ -134,6 +187,7 @@ void cmd_delete(struct client *c, struct imap_arg *args)
 		client_no(c, "%s", error);
 		return;
 	}
+	special_use_rename(name, NULL);
 	client_ok(c, "DELETE completed");
 }
 
@@ -225,6 +279,7 @@ void cmd_rename(struct client *c, struct imap_arg *args)
 		client_no(c, "%s", error);
 		return;
 	}
+	special_use_rename(from, to);
 	client_ok(c, "RENAME completed");
 }
 
@@ -258,6 +313,7 @@ struct list_ctx {
 	bool remote_pass;	/* RLIST's pass over the subscriptions */
 	char **subs;		/* those, when rlist (remote names' \Noselect) */
 	struct buf line;
+	struct special_uses uses;
 };
 
 /* MAILBOX-REFERRALS: false for a name to leave out. Remote names never
@@ -313,6 +369,10 @@ static void list_cb(void *ctx, const char *name, unsigned attrs)
 		buf_puts(&l->line, names[i].name);
 		first = false;
 	}
+	/* RFC 6154: LIST may always show the uses */
+	if (!l->lsub)
+		special_use_format(special_use_of(&l->uses, name), &l->line,
+				   &first);
 	buf_puts(&l->line, ") \"/\" ");
 	imap_append_astring(&l->line, name);
 	client_untagged(l->c, "%s", l->line.data);
@@ -326,6 +386,15 @@ static void do_list(struct client *c, struct imap_arg *args, bool lsub,
 	const char *error;
 	struct list_ctx l;
 
+	/* RFC 5258: selection options, several patterns or RETURN */
+	if (!lsub && !rlist && (args[0].type == IMAP_ARG_LIST ||
+				(args[0].type != IMAP_ARG_EOL &&
+				 (args[1].type == IMAP_ARG_LIST ||
+				  (args[1].type != IMAP_ARG_EOL &&
+				   args[2].type != IMAP_ARG_EOL))))) {
+		imapd_list_extended(c, args);
+		return;
+	}
 	if (ref == NULL || pattern == NULL || args[2].type != IMAP_ARG_EOL) {
 		client_bad(c, "%s reference pattern", c->name);
 		return;
@@ -357,6 +426,7 @@ static void do_list(struct client *c, struct imap_arg *args, bool lsub,
 		client_ok(c, "%s completed", c->name);
 		goto out;
 	}
+	special_use_load(&l.uses);
 	if (mail_list(ref, pattern, lsub, list_cb, &l, &error) < 0) {
 		client_no(c, "%s", error);
 		goto out;
@@ -373,6 +443,7 @@ static void do_list(struct client *c, struct imap_arg *args, bool lsub,
 out:
 	if (l.subs != NULL)
 		mail_subscriptions_free(&l.subs);
+	special_use_free(&l.uses);
 	buf_release(&l.line);
 }
 
@@ -397,34 +468,39 @@ void cmd_rlsub(struct client *c, struct imap_arg *args)
 	do_list(c, args, true, true);
 }
 
-void cmd_status(struct client *c, struct imap_arg *args)
+/* the STATUS items of list valid? (also LIST-STATUS, RFC 5819) */
+bool imapd_status_items_valid(const struct imap_arg *list)
 {
-	const char *name = imap_arg_string(&args[0]), *error;
-	struct mail_status st;
-	struct imap_arg *item;
-	struct buf out;
-	uint32_t i;
-	bool known;
+	const struct imap_arg *item;
 
-	if (name == NULL || args[1].type != IMAP_ARG_LIST ||
-	    args[2].type != IMAP_ARG_EOL || args[1].list[0].type ==
-	    IMAP_ARG_EOL) {
-		client_bad(c, "STATUS mailbox (items)");
-		return;
-	}
-	for (item = args[1].list; item->type != IMAP_ARG_EOL; item++) {
+	if (list[0].type == IMAP_ARG_EOL)
+		return false;
+	for (item = list; item->type != IMAP_ARG_EOL; item++) {
 		if (item->type != IMAP_ARG_ATOM ||
 		    (ascii_strcasecmp(item->str, "MESSAGES") != 0 &&
 		     ascii_strcasecmp(item->str, "RECENT") != 0 &&
 		     ascii_strcasecmp(item->str, "UIDNEXT") != 0 &&
 		     ascii_strcasecmp(item->str, "UIDVALIDITY") != 0 &&
-		     ascii_strcasecmp(item->str, "UNSEEN") != 0)) {
-			client_bad(c, "Unknown STATUS item");
-			return;
-		}
+		     ascii_strcasecmp(item->str, "UNSEEN") != 0 &&
+		     ascii_strcasecmp(item->str, "APPENDLIMIT") != 0 &&
+		     ascii_strcasecmp(item->str, "SIZE") != 0))
+			return false;
 	}
-	if (!client_name_allowed(c, name) || imapd_mailbox_referral(c, name))
-		return;
+	return true;
+}
+
+int imapd_status_send(struct client *c, const char *name,
+		      const struct imap_arg *items, const char **error_r)
+{
+	const struct imap_arg *item;
+	struct mail_status st;
+	struct buf out;
+	uint32_t i;
+	bool want_size = false;
+
+	for (item = items; item->type != IMAP_ARG_EOL; item++)
+		if (ascii_strcasecmp(item->str, "SIZE") == 0)
+			want_size = true;
 	memset(&st, 0, sizeof st);
 	if (imapd_is_selected(c, name)) {
 		/* FAQ 7.39: answer from the open mailbox, no diagnostic */
@@ -435,22 +511,25 @@ void cmd_status(struct client *c, struct imap_arg *args)
 		for (i = 0; i < c->exists; i++)
 			if ((c->mb->msgs[i].flags & MAIL_SEEN) == 0)
 				st.unseen++;
-	} else if (mail_status(name, &st, &error) < 0) {
-		if (!imapd_mailbox_exists(name, &known) && known)
-			client_no(c, "[NONEXISTENT] Mailbox does not exist");
-		else
-			client_no(c, "%s", error);
-		return;
+		for (i = 0; i < c->exists; i++)
+			st.size += c->mb->msgs[i].size;
+	} else if ((want_size ? mail_status_size(name, &st, error_r) :
+		    mail_status(name, &st, error_r)) < 0) {
+		return -1;
 	}
 	buf_init(&out, 0);
 	buf_puts(&out, "STATUS ");
 	imap_append_astring(&out, name);
 	buf_puts(&out, " (");
-	for (item = args[1].list; item->type != IMAP_ARG_EOL; item++) {
-		uint32_t v;
-		if (item != args[1].list)
+	for (item = items; item->type != IMAP_ARG_EOL; item++) {
+		uint64_t v;
+		if (item != items)
 			buf_putc(&out, ' ');
-		if (ascii_strcasecmp(item->str, "MESSAGES") == 0)
+		if (ascii_strcasecmp(item->str, "APPENDLIMIT") == 0)
+			v = imapd_append_limit();	/* RFC 7889 */
+		else if (ascii_strcasecmp(item->str, "SIZE") == 0)
+			v = st.size;			/* RFC 8438 */
+		else if (ascii_strcasecmp(item->str, "MESSAGES") == 0)
 			v = st.messages;
 		else if (ascii_strcasecmp(item->str, "RECENT") == 0)
 			v = st.recent;
@@ -462,10 +541,37 @@ void cmd_status(struct client *c, struct imap_arg *args)
 			v = st.unseen;
 		for (const char *p = item->str; *p != '\0'; p++)
 			buf_putc(&out, ascii_toupper(*p));
-		buf_printf(&out, " %u", v);
+		buf_printf(&out, " %llu", (unsigned long long)v);
 	}
 	buf_putc(&out, ')');
 	client_untagged(c, "%s", out.data);
 	buf_release(&out);
+	return 0;
+}
+
+void cmd_status(struct client *c, struct imap_arg *args)
+{
+	const char *name = imap_arg_string(&args[0]), *error;
+	bool known;
+
+	if (name == NULL || args[1].type != IMAP_ARG_LIST ||
+	    args[2].type != IMAP_ARG_EOL || args[1].list[0].type ==
+	    IMAP_ARG_EOL) {
+		client_bad(c, "STATUS mailbox (items)");
+		return;
+	}
+	if (!imapd_status_items_valid(args[1].list)) {
+		client_bad(c, "Unknown STATUS item");
+		return;
+	}
+	if (!client_name_allowed(c, name) || imapd_mailbox_referral(c, name))
+		return;
+	if (imapd_status_send(c, name, args[1].list, &error) < 0) {
+		if (!imapd_mailbox_exists(name, &known) && known)
+			client_no(c, "[NONEXISTENT] Mailbox does not exist");
+		else
+			client_no(c, "%s", error);
+		return;
+	}
 	client_ok(c, "STATUS completed");
 }

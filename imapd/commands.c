@@ -29,6 +29,7 @@ static const struct command commands[] = {
 	{ "STATUS",	cmd_status,	CMD_AUTHED },
 	{ "APPEND",	cmd_append,	CMD_AUTHED },
 	{ "IDLE",	cmd_idle,	CMD_AUTHED },
+	{ "COMPRESS",	cmd_compress,	CMD_AUTHED },	/* RFC 4978 */
 	{ "CHECK",	cmd_check,	CMD_SELECTED },
 	{ "CLOSE",	cmd_close,	CMD_SELECTED },
 	{ "UNSELECT",	cmd_unselect,	CMD_SELECTED },

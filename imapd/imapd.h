@@ -58,6 +58,11 @@ struct client {
 	bool lost;		/* ev.lost: end the session after this command */
 	char *lost_why;
 
+	/* SEARCHRES (RFC 5182): the UIDs of the last SEARCH RETURN (SAVE),
+	 * "$"; UIDs so messages expunged since simply drop out */
+	uint32_t *saved;
+	uint32_t nsaved;
+
 	bool anonymous;
 	char *user;
 };
@@ -137,7 +142,47 @@ cmd_func cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable,
 	cmd_rlsub, cmd_status,
 	cmd_append, cmd_check, cmd_close, cmd_unselect, cmd_expunge,
 	cmd_search, cmd_sort, cmd_thread, cmd_fetch, cmd_store, cmd_copy,
-	cmd_move, cmd_idle;
+	cmd_move, cmd_idle, cmd_compress;
+
+/* cmd-append.c: APPENDLIMIT (RFC 7889), the largest message APPEND
+ * takes in any mailbox: max-literal-size, which bounds a command's
+ * literals in total (so also the sum of a MULTIAPPEND's messages) */
+uint64_t imapd_append_limit(void);
+
+/* cmd-mailbox.c: STATUS items valid; one untagged STATUS response
+ * (0), or -1 with *error_r (also for LIST-STATUS, RFC 5819) */
+bool imapd_status_items_valid(const struct imap_arg *list);
+int imapd_status_send(struct client *c, const char *name,
+		      const struct imap_arg *items, const char **error_r);
+/* cmd-list.c: LIST with RFC 5258 selection/return options or several
+ * patterns (args start at the LIST command's first argument) */
+void imapd_list_extended(struct client *c, struct imap_arg *args);
+
+/* special-use.c: SPECIAL-USE (RFC 6154), per user in ~/.mailboxuse */
+#define USE_ARCHIVE	0x01u
+#define USE_DRAFTS	0x02u
+#define USE_JUNK	0x04u
+#define USE_SENT	0x08u
+#define USE_TRASH	0x10u
+struct special_uses {
+	char **names;
+	unsigned *bits;
+	size_t n;
+};
+/* the bit of a use attribute, 0 if we cannot keep it; *known_r says
+ * whether RFC 6154 defines it at all (\All, \Flagged: known, 0) */
+unsigned special_use_parse(const char *flag, bool *known_r);
+/* append the attribute names of bits, space-separated after *first */
+void special_use_format(unsigned bits, struct buf *out, bool *first);
+void special_use_load(struct special_uses *u);
+void special_use_free(struct special_uses *u);
+unsigned special_use_of(const struct special_uses *u, const char *name);
+int special_use_set(const char *name, unsigned bits, const char **error_r);
+/* RENAME moves uses (also of names below from); to == NULL: DELETE */
+void special_use_rename(const char *from, const char *to);
+
+/* compress.c: COMPRESS=DEFLATE (RFC 4978) is on for this session */
+bool imapd_compress_active(struct client *c);
 
 /* cmd-auth.c: finish a successful login (privileges, state, alert) */
 struct auth_user;

@@ -4,7 +4,7 @@
 #   install-deps.sh         everything the tests need
 #   install-deps.sh build   only what building and run-demo need
 set -e
-BUILD_PKGS="make gcc libc6-dev libssl-dev libpam0g-dev libcrypt-dev openssl python3"
+BUILD_PKGS="make gcc libc6-dev libssl-dev libpam0g-dev libcrypt-dev zlib1g-dev openssl python3"
 TEST_PKGS="clang libpam-wrapper libnss-wrapper libuid-wrapper libclang-rt-14-dev \
 fetchmail isync mutt alpine tmux postfix debhelper dpkg-dev fakeroot lintian xinetd \
 nginx libnginx-mod-mail iproute2 strace"

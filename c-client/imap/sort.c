@@ -149,15 +149,6 @@ static void ascii_upper(char *s, size_t len)
 		s[i] = ascii_toupper(s[i]);
 }
 
-static const struct address *first_address(const struct address *a)
-{
-	/* skip group markers (host == NULL) */
-	for (; a != NULL; a = a->next)
-		if (a->host != NULL && a->mailbox != NULL)
-			return a;
-	return NULL;
-}
-
 /* RFC 5256: addr-mailbox of the first address, i;ascii-casemap. In
  * IMAP's address model a group's first entry is an address whose
  * addr-mailbox is the group's name ("Cc: team: a@b;" sorts as "team",
@@ -175,15 +166,21 @@ static void addr_key(const struct address *a, struct buf *pool)
 	}
 }
 
-/* RFC 5957: the decoded display name, else the addr-spec; folded */
+/* RFC 5957: the decoded display name, else the addr-spec; folded. A
+ * group sorts by its name (its first entry, host NULL, as addr_key()
+ * takes it; what Dovecot does, imaptest sort-display-to), also an
+ * empty one ("To: empty:;") */
 static void display_key(const struct address *a, struct buf *pool,
 			struct buf *tmp)
 {
-	a = first_address(a);
+	while (a != NULL && a->mailbox == NULL)
+		a = a->next;
 	if (a == NULL)
 		return;
 	buf_reset(tmp);
-	if (a->personal != NULL)
+	if (a->host == NULL)
+		buf_puts(tmp, a->mailbox);
+	else if (a->personal != NULL)
 		rfc2047_decode(a->personal, strlen(a->personal), tmp);
 	if (tmp->len == 0)
 		buf_printf(tmp, "%s@%s", a->mailbox, a->host);

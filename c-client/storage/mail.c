@@ -831,7 +831,8 @@ int mail_append(const char *name, const struct mail_append_msg *msgs,
 /* An INBOX kept elsewhere (~/mbox, FAQ 7.7) with new mail still in the
  * spool: count that mail as the next open will (moved in, recent, with
  * the next UIDs), without moving it. */
-static void status_add_spool(const char *spool, struct mail_status *st)
+static void status_add_spool(const char *spool, struct mail_status *st,
+			     bool want_size)
 {
 	const struct mail_driver *sd;
 	struct mailbox *smb;
@@ -854,13 +855,16 @@ static void status_add_spool(const char *spool, struct mail_status *st)
 		st->recent++;
 		if ((smb->msgs[i].flags & MAIL_SEEN) == 0)
 			st->unseen++;
+		if (want_size)
+			st->size += smb->msgs[i].size;
 		if (st->uidnext < UINT32_MAX)
 			st->uidnext++;
 	}
 	sd->close(&smb);
 }
 
-int mail_status(const char *name, struct mail_status *st, const char **error_r)
+static int status_of(const char *name, struct mail_status *st,
+		     bool want_size, const char **error_r)
 {
 	struct mail_path mp;
 	const struct mail_driver *d;
@@ -876,7 +880,7 @@ int mail_status(const char *name, struct mail_status *st, const char **error_r)
 		return -1;
 	}
 	if (d->status != NULL && (mode & MAIL_OPEN_INBOX) == 0 &&
-	    mp.spool_path == NULL) {
+	    mp.spool_path == NULL && !want_size) {
 		int ret = d->status(mp.path, &st->messages, &st->recent,
 				    &st->unseen, &st->uidnext,
 				    &st->uidvalidity, error_r);
@@ -893,13 +897,27 @@ int mail_status(const char *name, struct mail_status *st, const char **error_r)
 	for (uint32_t i = 0; i < mb->count; i++)
 		if ((mb->msgs[i].flags & MAIL_SEEN) == 0)
 			st->unseen++;
+	if (want_size)
+		for (uint32_t i = 0; i < mb->count; i++)
+			st->size += mb->msgs[i].size;
 	st->uidnext = mb->uidnext;
 	st->uidvalidity = mb->uidvalidity;
 	d->close(&mb);
 	if (mp.spool_path != NULL && strcmp(mp.spool_path, mp.path) != 0)
-		status_add_spool(mp.spool_path, st);
+		status_add_spool(mp.spool_path, st, want_size);
 	mail_path_free(&mp);
 	return 0;
+}
+
+int mail_status(const char *name, struct mail_status *st, const char **error_r)
+{
+	return status_of(name, st, false, error_r);
+}
+
+int mail_status_size(const char *name, struct mail_status *st,
+		     const char **error_r)
+{
+	return status_of(name, st, true, error_r);
 }
 
 /* create the missing parent directories of path (IMAP CREATE a/b/c) */

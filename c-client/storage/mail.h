@@ -277,8 +277,12 @@ int mail_append(const char *name, const struct mail_append_msg *msgs,
 		const char **error_r);
 struct mail_status {
 	uint32_t messages, recent, unseen, uidnext, uidvalidity;
+	uint64_t size;		/* mail_status_size() only: sum of RFC822.SIZE */
 };
 int mail_status(const char *name, struct mail_status *st, const char **error_r);
+/* the same and st->size (STATUS=SIZE, RFC 8438): opens the mailbox */
+int mail_status_size(const char *name, struct mail_status *st,
+		     const char **error_r);
 
 /* keyword index in mb->keywords, creating it when create; -1 if none */
 int mail_keyword_index(struct mailbox *mb, const char *kw, bool create);
