@@ -26,10 +26,8 @@
 
 #define SEARCH_MAX_DEPTH 64
 
-/* The text of message seq. Goes to the driver directly (not mail_fetch)
- * so that SEARCH/SORT/THREAD depend only on the driver interface and
- * can be unit-tested with an in-memory driver. */
-static int fetch_msg(struct mailbox *mb, uint32_t seq, enum mail_part part,
+/* see search.h */
+int search_fetch_msg(struct mailbox *mb, uint32_t seq, enum mail_part part,
 		     struct buf *out, const char **error_r)
 {
 	if (mb->driver == NULL || mb->driver->fetch == NULL) {
@@ -546,8 +544,8 @@ static bool need_all(struct match_ctx *c)
 
 	if (c->all_state == 0) {
 		buf_reset(&c->all);
-		c->all_state = fetch_msg(c->mb, c->seq, MAIL_PART_ALL,
-					  &c->all, &error) == 0 ? 1 : -1;
+		c->all_state = search_fetch_msg(c->mb, c->seq, MAIL_PART_ALL,
+						&c->all, &error) == 0 ? 1 : -1;
 		/* fetching may re-sync and move mb->msgs */
 		c->m = &c->mb->msgs[c->seq - 1];
 	}
@@ -567,7 +565,8 @@ static bool need_header(struct match_ctx *c)
 		return true;
 	}
 	buf_reset(&c->hdr);
-	int fr = fetch_msg(c->mb, c->seq, MAIL_PART_HEADER, &c->hdr, &error);
+	int fr = search_fetch_msg(c->mb, c->seq, MAIL_PART_HEADER, &c->hdr,
+				  &error);
 
 	/* fetching may re-sync and move mb->msgs */
 	c->m = &c->mb->msgs[c->seq - 1];

@@ -37,6 +37,12 @@ bool search_match(struct mailbox *mb, uint32_t seq, const struct search_key *k);
  * never match */
 uint32_t search_run(struct mailbox *mb, const struct search_key *k,
 		    uint32_t **seqs_r);
+/* The text of message seq (1-based) for SEARCH, SORT and THREAD. Goes to
+ * the driver directly (not mail_fetch) so that they depend only on the
+ * driver interface and can be unit-tested with an in-memory driver.
+ * As mail_fetch: a driver's fetch may move mb->msgs (see mail.h). */
+int search_fetch_msg(struct mailbox *mb, uint32_t seq, enum mail_part part,
+		     struct buf *out, const char **error_r);
 
 /* SORT: criteria like "REVERSE ARRIVAL SUBJECT" already tokenized (the
  * children of the parenthesized list, or the list argument itself);

@@ -20,19 +20,6 @@
 
 #define SORT_MAX_CRITERIA 32
 
-/* The text of message seq. Goes to the driver directly (not mail_fetch)
- * so that SEARCH/SORT/THREAD depend only on the driver interface and
- * can be unit-tested with an in-memory driver. */
-static int fetch_msg(struct mailbox *mb, uint32_t seq, enum mail_part part,
-		     struct buf *out, const char **error_r)
-{
-	if (mb->driver == NULL || mb->driver->fetch == NULL) {
-		*error_r = "no driver";
-		return -1;
-	}
-	return mb->driver->fetch(mb, seq - 1, part, out, error_r);
-}
-
 enum sort_key {
 	SORT_ARRIVAL, SORT_CC, SORT_DATE, SORT_FROM, SORT_SIZE, SORT_SUBJECT,
 	SORT_TO, SORT_DISPLAYFROM, SORT_DISPLAYTO,
@@ -279,8 +266,9 @@ bool sort_messages(struct mailbox *mb, const struct imap_arg *criteria,
 		m = &mb->msgs[seqs[i] - 1];
 		if (need_hdr) {
 			buf_reset(&hdr);
-			int fr = fetch_msg(mb, seqs[i], MAIL_PART_HEADER, &hdr,
-					   &err);
+			int fr = search_fetch_msg(mb, seqs[i],
+						  MAIL_PART_HEADER, &hdr,
+						  &err);
 
 			/* fetching may re-sync and move mb->msgs */
 			m = &mb->msgs[seqs[i] - 1];

@@ -21,19 +21,6 @@
 /* ancestor walk limit for one loop check; beyond it a link is refused */
 #define LOOP_CHECK_BUDGET 10000
 
-/* The text of message seq. Goes to the driver directly (not mail_fetch)
- * so that SEARCH/SORT/THREAD depend only on the driver interface and
- * can be unit-tested with an in-memory driver. */
-static int fetch_msg(struct mailbox *mb, uint32_t seq, enum mail_part part,
-		     struct buf *out, const char **error_r)
-{
-	if (mb->driver == NULL || mb->driver->fetch == NULL) {
-		*error_r = "no driver";
-		return -1;
-	}
-	return mb->driver->fetch(mb, seq - 1, part, out, error_r);
-}
-
 struct tmsg {
 	uint32_t id;		/* printed: sequence number or UID */
 	uint32_t seq;		/* tie break */
@@ -318,7 +305,7 @@ static void msgs_load(struct tctx *t, struct mailbox *mb, const uint32_t *seqs,
 			m->id = mm->uid;
 		m->date = mm->internaldate;
 		buf_reset(hdr);
-		if (fetch_msg(mb, seqs[i], MAIL_PART_HEADER, hdr, &err) == 0)
+		if (search_fetch_msg(mb, seqs[i], MAIL_PART_HEADER, hdr, &err) == 0)
 			have = true;
 		if (have && rfc822_header_get(hdr->data, hdr->len, "Date", tmp) &&
 		    date_parse_rfc5322(tmp->data, tmp->len, &date, &zone))
@@ -671,7 +658,8 @@ static void thread_references(struct tctx *t, struct mailbox *mb,
 
 		buf_reset(hdr);
 		if (seqs[i] == 0 || seqs[i] > mb->count ||
-		    fetch_msg(mb, seqs[i], MAIL_PART_HEADER, hdr, &err) < 0) {
+		    search_fetch_msg(mb, seqs[i], MAIL_PART_HEADER, hdr,
+				     &err) < 0) {
 			/* unreadable: a lone root */
 			self = node_new(t, (int32_t)i);
 			node_append(t, t->root, self);
