@@ -31,46 +31,8 @@ int imapd_copy_messages(struct mailbox *mb, const uint32_t *seqs, uint32_t n,
 			const char *dest, uint32_t *uidvalidity_r,
 			uint32_t *uids_r, const char **error_r)
 {
-	struct mail_append_msg *msgs;
-	struct buf *texts;
-	const char **kws;
-	uint32_t i, k;
-	unsigned nk;
-	int ret = -1;
-
-	msgs = xcalloc(n, sizeof *msgs);
-	texts = xcalloc(n, sizeof *texts);
-	kws = xcalloc((size_t)n * MAIL_MAX_KEYWORDS, sizeof *kws);
-	for (i = 0; i < n; i++) {
-		const struct mail_message *m;
-
-		buf_init(&texts[i], 0);
-		if (mail_fetch(mb, seqs[i], MAIL_PART_ALL, &texts[i],
-			       error_r) < 0)
-			goto out;
-		/* taken after the fetch: it may re-sync and move mb->msgs */
-		m = &mb->msgs[seqs[i] - 1];
-		nk = 0;
-		for (k = 0; k < mb->nkeywords && k < 64; k++)
-			if ((m->keywords & ((uint64_t)1 << k)) != 0)
-				kws[(size_t)i * MAIL_MAX_KEYWORDS + nk++] =
-					mb->keywords[k];
-		msgs[i].data = texts[i].data;
-		msgs[i].len = texts[i].len;
-		msgs[i].flags = m->flags & MAIL_SYSFLAGS;
-		msgs[i].keywords = &kws[(size_t)i * MAIL_MAX_KEYWORDS];
-		msgs[i].nkeywords = nk;
-		msgs[i].internaldate = m->internaldate;
-		msgs[i].zone = m->zone;
-	}
-	ret = mail_append(dest, msgs, n, uidvalidity_r, uids_r, error_r);
-out:
-	for (i = 0; i < n; i++)
-		buf_release(&texts[i]);
-	free(texts);
-	free(msgs);
-	free(kws);
-	return ret;
+	return mail_copy(mb, seqs, 0, n, dest, 0, uidvalidity_r, uids_r,
+			 error_r);
 }
 
 static bool move_filter(void *ctx, uint32_t uid)

@@ -129,50 +129,10 @@ static int cmd_simple(const char *cmd, const char *a, const char *b)
 static int append_batch(struct mailbox *src, uint32_t from, uint32_t to,
 			const char *dst, bool keep, const char **err)
 {
-	unsigned n = to - from;
-	struct mail_append_msg *am = xcalloc(n, sizeof(*am));
-	struct buf *texts = xcalloc(n, sizeof(*texts));
-	const char **kw = xcalloc((size_t)n * MAIL_MAX_KEYWORDS + 1,
-				  sizeof(*kw));
-	uint32_t uv, *uids = xcalloc(n, sizeof(*uids));
-	int ret = 0;
+	uint32_t uv, *uids = xcalloc(to - from + 1, sizeof(*uids));
+	int ret = mail_copy(src, NULL, from, to - from, dst,
+			    keep ? MAIL_COPY_KEEP_UIDS : 0, &uv, uids, err);
 
-	for (unsigned i = 0; i < n && ret == 0; i++) {
-		const struct mail_message *m;
-		unsigned k = 0;
-
-		buf_init(&texts[i], 0);
-		if (mail_fetch(src, from + i + 1, MAIL_PART_ALL, &texts[i],
-			       err) < 0) {
-			ret = -1;
-			break;
-		}
-		/* after the fetch: it may re-sync and move src->msgs */
-		m = &src->msgs[from + i];
-		am[i].data = texts[i].data;
-		am[i].len = texts[i].len;
-		am[i].flags = m->flags & MAIL_SYSFLAGS;
-		am[i].internaldate = m->internaldate;
-		am[i].zone = m->zone;
-		am[i].keywords = kw + (size_t)i * MAIL_MAX_KEYWORDS;
-		for (unsigned b = 0; b < src->nkeywords; b++)
-			if ((m->keywords >> b & 1) != 0)
-				kw[(size_t)i * MAIL_MAX_KEYWORDS + k++] =
-					src->keywords[b];
-		am[i].nkeywords = k;
-		if (keep) {
-			am[i].uid = m->uid;
-			am[i].uidvalidity = src->uidvalidity;
-			am[i].uidnext = src->uidnext;
-		}
-	}
-	if (ret == 0 && n > 0)
-		ret = mail_append(dst, am, n, &uv, uids, err);
-	for (unsigned i = 0; i < n; i++)
-		buf_release(&texts[i]);
-	free(texts);
-	free(am);
-	free(kw);
 	free(uids);
 	return ret;
 }

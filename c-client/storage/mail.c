@@ -434,9 +434,7 @@ static int inbox_migrate(struct mailbox *mb, const char **error_r)
 	const struct mail_driver *sd;
 	struct mail_lock *lk = NULL;
 	struct mailbox *smb = NULL;
-	struct mail_append_msg *am = NULL;
-	struct buf *texts = NULL;
-	const char **kwl = NULL;
+	struct mail_copy_batch batch = { NULL, 0, NULL, NULL };
 	uint32_t *uids = NULL, uv;
 	const char *notice, *err;
 	char *markpath = NULL;
@@ -489,32 +487,10 @@ static int inbox_migrate(struct mailbox *mb, const char **error_r)
 		}
 		(void)unlink(markpath);
 	}
-	am = xcalloc(n, sizeof *am);
-	texts = xcalloc(n, sizeof *texts);
 	uids = xcalloc(n, sizeof *uids);
-	kwl = xcalloc((size_t)n * MAIL_MAX_KEYWORDS + 1, sizeof *kwl);
-	for (uint32_t i = 0; i < n; i++) {
-		const struct mail_message *m;
-		unsigned k = 0;
-
-		buf_init(&texts[i], 0);
-		if (sd->fetch(smb, i, MAIL_PART_ALL, &texts[i], error_r) < 0) {
-			ret = -1;
-			goto out;
-		}
-		/* after the fetch: it may re-sync and move smb->msgs */
-		m = &smb->msgs[i];
-		am[i].data = texts[i].data;
-		am[i].len = texts[i].len;
-		am[i].flags = m->flags & MAIL_SYSFLAGS;
-		am[i].internaldate = m->internaldate;
-		am[i].zone = m->zone;
-		am[i].keywords = kwl + (size_t)i * MAIL_MAX_KEYWORDS;
-		for (unsigned b = 0; b < smb->nkeywords; b++)
-			if ((m->keywords & (1ULL << b)) != 0)
-				kwl[(size_t)i * MAIL_MAX_KEYWORDS + k++] =
-					smb->keywords[b];
-		am[i].nkeywords = k;
+	if (mail_copy_fetch(smb, NULL, 0, n, 0, &batch, error_r) < 0) {
+		ret = -1;
+		goto out;
 	}
 	if (skip < n) {
 		mk.dev = (unsigned long)st.st_dev;
@@ -526,8 +502,8 @@ static int inbox_migrate(struct mailbox *mb, const char **error_r)
 			log_warning("%s: cannot write %s: %m", mb->path,
 				    markpath);
 		journal_crash_point();
-		if (mb->driver->append(mb->path, am + skip, n - skip, &uv,
-				       uids, error_r) < 0) {
+		if (mb->driver->append(mb->path, batch.msgs + skip, n - skip,
+				       &uv, uids, error_r) < 0) {
 			(void)unlink(markpath);
 			ret = -1;
 			goto out;
@@ -544,13 +520,8 @@ static int inbox_migrate(struct mailbox *mb, const char **error_r)
 	}
 out:
 	free(markpath);
-	if (texts != NULL)
-		for (uint32_t i = 0; i < smb->count; i++)
-			buf_release(&texts[i]);
-	free(texts);
-	free(am);
+	mail_copy_batch_free(&batch);
 	free(uids);
-	free(kwl);
 	if (smb != NULL)
 		smb->driver->close(&smb);
 	lock_release(&lk);
@@ -1011,33 +982,9 @@ static int rename_inbox(const char *to, const char **error_r)
 		return -1;
 	}
 	for (uint32_t i = 0; i < mb->count && ret == 0; i++) {
-		struct mail_message *m = &mb->msgs[i];
-		struct mail_append_msg am;
-		const char *kw[MAIL_MAX_KEYWORDS];
-		struct buf b;
 		uint32_t uv, uid;
 
-		memset(&am, 0, sizeof am);
-		buf_init(&b, 0);
-		ret = mb->driver->fetch(mb, i, MAIL_PART_ALL, &b, error_r);
-		/* after the fetch: it may re-sync and move mb->msgs */
-		if (i >= mb->count) {
-			buf_release(&b);
-			break;
-		}
-		m = &mb->msgs[i];
-		for (unsigned k = 0; k < mb->nkeywords; k++)
-			if ((m->keywords & (1ULL << k)) != 0)
-				kw[am.nkeywords++] = mb->keywords[k];
-		am.data = b.data;
-		am.len = b.len;
-		am.flags = m->flags & MAIL_SYSFLAGS;
-		am.keywords = kw;
-		am.internaldate = m->internaldate;
-		am.zone = m->zone;
-		if (ret == 0)
-			ret = mail_append(to, &am, 1, &uv, &uid, error_r);
-		buf_release(&b);
+		ret = mail_copy(mb, NULL, i, 1, to, 0, &uv, &uid, error_r);
 		(void)mail_store(mb, i + 1, MAIL_STORE_ADD, MAIL_DELETED, 0);
 	}
 	if (ret == 0)

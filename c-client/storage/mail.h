@@ -275,6 +275,29 @@ int mail_expunge(struct mailbox *mb, bool (*filter)(void *ctx, uint32_t uid),
 int mail_append(const char *name, const struct mail_append_msg *msgs,
 		unsigned n, uint32_t *uidvalidity_r, uint32_t *uids_r,
 		const char **error_r);
+
+/* Copying (copy.c). Messages of src as one append batch: each message's
+ * text, system flags, keywords and internal date (and with
+ * MAIL_COPY_KEEP_UIDS its UID and src's UIDVALIDITY and UIDNEXT, see
+ * struct mail_append_msg). The messages are seqs[0..n) (1-based), or
+ * with seqs NULL the n messages after the first `first`. Each message's
+ * fields are taken after its fetch, which may move src->msgs. */
+#define MAIL_COPY_KEEP_UIDS	0x1
+struct mail_copy_batch {
+	struct mail_append_msg *msgs;
+	uint32_t n;		/* texts initialized (fetched or failed) */
+	struct buf *texts;
+	const char **kws;
+};
+/* fill b; on failure b holds what was fetched: free it either way */
+int mail_copy_fetch(struct mailbox *src, const uint32_t *seqs, uint32_t first,
+		    uint32_t n, unsigned flags, struct mail_copy_batch *b,
+		    const char **error_r);
+void mail_copy_batch_free(struct mail_copy_batch *b);
+/* fetch, then one all-or-nothing mail_append() of all n into dest */
+int mail_copy(struct mailbox *src, const uint32_t *seqs, uint32_t first,
+	      uint32_t n, const char *dest, unsigned flags,
+	      uint32_t *uidvalidity_r, uint32_t *uids_r, const char **error_r);
 struct mail_status {
 	uint32_t messages, recent, unseen, uidnext, uidvalidity;
 	uint64_t size;		/* mail_status_size() only: sum of RFC822.SIZE */
