@@ -76,6 +76,32 @@ void buf_commit(struct buf *b, size_t n)
 	b->data[b->len] = '\0';
 }
 
+size_t crlf_bare_lf_count(const char *data, size_t len)
+{
+	size_t bare = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
+			bare++;
+	return bare;
+}
+
+bool buf_append_crlf(struct buf *b, const char *data, size_t len)
+{
+	size_t bare = crlf_bare_lf_count(data, len), n;
+	char *w;
+
+	if (!size_add(len, bare, &n) || (w = buf_reserve(b, n)) == NULL)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
+			*w++ = '\r';
+		*w++ = data[i];
+	}
+	buf_commit(b, n);
+	return true;
+}
+
 bool buf_append(struct buf *b, const void *p, size_t n)
 {
 	if (!buf_grow(b, n))

@@ -35,6 +35,10 @@ bool buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 char *buf_reserve(struct buf *b, size_t n);
 /* after writing n bytes at buf_reserve()'s pointer */
 void buf_commit(struct buf *b, size_t n);
+/* the number of bare LFs (an LF not preceded by CR) in data */
+size_t crlf_bare_lf_count(const char *data, size_t len);
+/* append data with each bare LF turned into CRLF (RFC 3501/5322 text) */
+bool buf_append_crlf(struct buf *b, const char *data, size_t len);
 
 void buf_reset(struct buf *b);
 void buf_truncate(struct buf *b, size_t len);

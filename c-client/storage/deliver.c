@@ -177,11 +177,7 @@ int deliver_read(int fd, const char *sender_opt, size_t max,
 		buf_puts(&out, rp_header);
 		xfree(&rp_header);
 	}
-	for (const char *q = p; q < end; q++) {
-		if (*q == '\n' && (q == p || q[-1] != '\r'))
-			buf_putc(&out, '\r');
-		buf_putc(&out, *q);
-	}
+	(void)buf_append_crlf(&out, p, (size_t)(end - p));
 	if (out.len > 0 && out.data[out.len - 1] != '\n')
 		buf_puts(&out, "\r\n");
 	buf_release(&in);

@@ -1322,11 +1322,7 @@ static int maildir_fetch(struct mailbox *mb, uint32_t idx,
 	flen = (size_t)n;
 	/* serve CRLF */
 	struct buf crlf;
-	size_t bare = 0;
-	for (size_t i = 0; i < flen; i++)
-		if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
-			bare++;
-	if (bare == 0) {
+	if (crlf_bare_lf_count(raw, flen) == 0) {
 		raw[flen] = '\0';
 		crlf.data = raw;	/* take it over: same as buf_init'd */
 		crlf.len = flen;
@@ -1334,15 +1330,8 @@ static int maildir_fetch(struct mailbox *mb, uint32_t idx,
 		crlf.max = 0;
 	} else {
 		buf_init(&crlf, 0);
-		char *w = buf_reserve(&crlf, flen + bare);
-		if (w == NULL)
+		if (!buf_append_crlf(&crlf, raw, flen))
 			panic("maildir: message too large");
-		for (size_t i = 0; i < flen; i++) {
-			if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
-				*w++ = '\r';
-			*w++ = raw[i];
-		}
-		buf_commit(&crlf, flen + bare);
 		free(raw);
 	}
 	if (m->hdr_size == 0) {
@@ -1603,12 +1592,7 @@ static int maildir_append(const char *path, const struct mail_append_msg *msgs,
 			goto out;
 		}
 		buf_init(&b, 0);
-		for (size_t j = 0; j < am->len; j++) {
-			if (am->data[j] == '\n' &&
-			    (j == 0 || am->data[j - 1] != '\r'))
-				buf_putc(&b, '\r');
-			buf_putc(&b, am->data[j]);
-		}
+		(void)buf_append_crlf(&b, am->data, am->len);
 		gettimeofday(&tv, NULL);
 		sizes[i] = b.len;
 		finals[i] = xasprintf("%lld.M%ldP%ldQ%u.%s,S=%zu,W=%zu",

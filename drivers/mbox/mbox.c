@@ -1514,11 +1514,7 @@ static void append_format(struct mbox *mx, struct append_item *it,
 
 	/* RFC 3501: the text is CRLF; a bare LF becomes CRLF first */
 	buf_init(&norm, 0);
-	for (size_t i = 0; i < len; i++) {
-		if (d[i] == '\n' && (i == 0 || d[i - 1] != '\r'))
-			buf_putc(&norm, '\r');
-		buf_putc(&norm, d[i]);
-	}
+	(void)buf_append_crlf(&norm, d, len);
 	d = norm.data;
 	len = norm.len;
 	/* the header ends at the first empty line */

@@ -1679,23 +1679,16 @@ static int mbx_expunge(struct mailbox *mb, const char **error_r)
  * when unchanged */
 static char *mbx_crlf(const char *data, size_t len, size_t *len_r)
 {
-	size_t extra = 0;
+	struct buf b;
+	char *out;
 
-	for (size_t i = 0; i < len; i++)
-		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
-			extra++;
-	if (extra == 0)
+	if (crlf_bare_lf_count(data, len) == 0)
 		return NULL;
-	size_t n;
-	if (!size_add(len, extra, &n))
+	buf_init(&b, 0);
+	if (!buf_append_crlf(&b, data, len))
 		panic("message size overflow");
-	char *out = xmalloc(n + 1), *p = out;
-	for (size_t i = 0; i < len; i++) {
-		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
-			*p++ = '\r';
-		*p++ = data[i];
-	}
-	*len_r = n;
+	out = buf_steal(&b, len_r);
+	buf_release(&b);
 	return out;
 }
 
