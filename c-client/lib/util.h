@@ -55,6 +55,9 @@ const char *ascii_memcasemem(const char *hay, size_t hlen,
 
 /* the directory part of path ("." when none, "/" for "/x"); caller frees */
 char *path_dirname(const char *path);
+/* create the missing parent directories of path (not path itself) with
+ * mode; -1 with errno at the first that cannot be made */
+int mkdir_parents(const char *path, mode_t mode);
 
 /* strict decimal parse of a whole string; false on junk or overflow */
 bool str_to_u32(const char *s, uint32_t *r);

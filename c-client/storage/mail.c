@@ -892,22 +892,13 @@ int mail_status_size(const char *name, struct mail_status *st,
 }
 
 /* create the missing parent directories of path (IMAP CREATE a/b/c) */
-static int mkdir_parents(const char *path, const char **error_r)
+static int make_parents(const char *path, const char **error_r)
 {
-	char *p = xstrdup(path);
-	int ret = 0;
-
-	for (char *s = p + 1; (s = strchr(s, '/')) != NULL; s++) {
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			*error_r = "Cannot create parent directory";
-			ret = -1;
-			break;
-		}
-		*s = '/';
+	if (mkdir_parents(path, 0700) < 0) {
+		*error_r = "Cannot create parent directory";
+		return -1;
 	}
-	free(p);
-	return ret;
+	return 0;
 }
 
 int mail_create(const char *name, const char **error_r)
@@ -927,12 +918,12 @@ int mail_create(const char *name, const char **error_r)
 	}
 	if (len > 0 && name[len - 1] == '/') {
 		/* a directory that holds mailboxes */
-		ret = mkdir_parents(mp.path, error_r);
+		ret = make_parents(mp.path, error_r);
 		mail_path_free(&mp);
 		return ret;
 	}
 	d = mp.create_driver != NULL ? mp.create_driver : driver_default();
-	ret = mkdir_parents(mp.path, error_r);
+	ret = make_parents(mp.path, error_r);
 	if (ret == 0)
 		ret = d->create(mp.path, error_r);
 	mail_path_free(&mp);
@@ -1011,11 +1002,11 @@ int mail_rename(const char *from, const char *to, const char **error_r)
 	} else if (mf.is_inbox) {
 		ret = rename_inbox(to, error_r);
 	} else if (mf.driver != NULL) {
-		ret = mkdir_parents(mt.path, error_r);
+		ret = make_parents(mt.path, error_r);
 		if (ret == 0)
 			ret = mf.driver->rename(mf.path, mt.path, error_r);
 	} else if (lstat(mf.path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		ret = mkdir_parents(mt.path, error_r);
+		ret = make_parents(mt.path, error_r);
 		if (ret == 0 && rename(mf.path, mt.path) < 0) {
 			*error_r = "Cannot rename directory";
 			ret = -1;

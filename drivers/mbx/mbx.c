@@ -791,30 +791,13 @@ static bool mbx_probe(const char *path, const struct stat *st)
 	return ok;
 }
 
-static int mbx_mkparents(const char *path)
-{
-	char *dir = xstrdup(path);
-	int ret = 0;
-
-	for (char *p = dir + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-			ret = -1;
-		*p = '/';
-	}
-	free(dir);
-	return ret;
-}
-
 static int mbx_create(const char *path, const char **error_r)
 {
 	char h[MBX_HDRSIZE];
 	mode_t mode = (mode_t)config_int("new-mailbox-mode") & 07777;
 	int fd;
 
-	(void)mbx_mkparents(path);
+	(void)mkdir_parents(path, 0700);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 		  mode != 0 ? mode : 0600);
 	if (fd < 0) {
@@ -887,7 +870,7 @@ static int mbx_rename(const char *from, const char *to, const char **error_r)
 
 	if (mbx_lock_exclusive(from, &fd, &ld, error_r) < 0)
 		return -1;
-	(void)mbx_mkparents(to);
+	(void)mkdir_parents(to, 0700);
 	/* link + unlink: never replace an existing mailbox */
 	ret = link(from, to);
 	if (ret == 0 && unlink(from) < 0) {
