@@ -741,14 +741,12 @@ static int repair_mbox(struct repair *r)
 static int mbx_parse_lock(int fd)
 {
 	struct stat st;
-	const char *dir = config_str("lock-directory");
 	char *p;
 	int ld;
 
 	if (fstat(fd, &st) < 0)
 		return -1;
-	p = xasprintf("%s/.%lx.%lx", *dir ? dir : "/tmp",
-		      (unsigned long)st.st_dev, (unsigned long)st.st_ino);
+	p = session_lock_path(&st);
 	ld = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
 	free(p);
 	if (ld < 0)
