@@ -2,7 +2,9 @@
  * main.c - imapd(8): the IMAP4rev1 server. Speaks IMAP on stdin/stdout
  * (inetd, xinetd, systemd Accept=yes) or, with -l, runs its own
  * listener whose children run the same session code on the accepted
- * socket.
+ * socket. The options, the listener and the PROXY protocol are the
+ * core's server skeleton (c-client/lib/server.h); this file gives it the
+ * IMAP parts: the greeting, PREAUTH, implicit TLS on the session's ios.
  *
  * SECURITY: started as root, imapd runs only the pre-login command set
  * until auth_become() has dropped to the user (see cmd-auth.c). Started
@@ -14,8 +16,6 @@
  * own uid. It can never be anyone else. Options come from the
  * administrator, never from the network.
  */
-#include <signal.h>
-#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -24,23 +24,12 @@
 
 #include "auth.h"
 #include "config.h"
-#include "listener.h"
 #include "log.h"
 #include "proxy-protocol.h"
+#include "server.h"
 #include "tls.h"
 #include "imapd.h"
 #include "linkage.h"
-
-static bool opt_implicit_tls;
-/* the built-in listener: clients log in even when not started as root */
-static bool opt_listener;
-
-static void ATTR_NORETURN usage(void)
-{
-	fprintf(stderr, "usage: imapd [-s] [-c config] [-o key=value]... "
-		"[-l address:port]\n");
-	exit(64);
-}
 
 /* May the client on fd be taken for the user we run as? A pipe or a
  * terminal: it is whoever started us (ssh, rsh). A socket: only a UNIX
@@ -66,29 +55,21 @@ static bool preauth_allowed(int fd)
 	return cr.uid == geteuid();
 }
 
-static void imapd_session(int in_fd, int out_fd)
+static void imapd_session(const struct server_conn *conn)
 {
 	struct client c;
 	struct auth_user u;
 	struct buf caps;
 	const char *error;
-	const char *host;
 
 	memset(&c, 0, sizeof c);
-	host = listener_peer_name(in_fd);
-	c.host = xstrdup(host != NULL ? host : "unknown");
-	log_set_host(c.host);
-	/* behind nginx: the real client's address (proxy-protocol.h) */
-	if (proxy_session_start(in_fd, &c.host) < 0) {
-		xfree(&c.host);
-		return;
-	}
-	c.ios = ios_new(in_fd, out_fd);
+	c.host = xstrdup(conn->host);
+	c.ios = ios_new(conn->in_fd, conn->out_fd);
 	/* short until login (UW: 3 minutes), the TLS handshake included */
 	ios_set_timeout(c.ios, (unsigned)config_int("imap-login-timeout"));
 	c.state = STATE_NOTAUTH;
 
-	if (opt_implicit_tls || tls_implicit_port(in_fd, TLS_SERVICE_IMAP)) {
+	if (conn->implicit_tls) {
 		if (tls_start(c.ios, TLS_SERVICE_IMAP, &error) < 0) {
 			log_info("TLS handshake failed: %s", error);
 			goto out;
@@ -97,7 +78,7 @@ static void imapd_session(int in_fd, int out_fd)
 	}
 	buf_init(&caps, 0);
 	memset(&u, 0, sizeof u);
-	if (!opt_listener && preauth_allowed(in_fd) && auth_self(&u)) {
+	if (!conn->listener && preauth_allowed(conn->in_fd) && auth_self(&u)) {
 		/* not started as root on stdin/stdout (ssh host exec imapd):
 		 * we can only ever be this user */
 		auth_become(&u);
@@ -125,69 +106,40 @@ out:
 	xfree(&c.lost_why);
 }
 
-static void listener_session(int fd, void *ctx)
+static void imapd_configured(void)
 {
-	/* the listener puts the socket on descriptors 0 and 1 */
-	imapd_session(fd, fd == STDIN_FILENO ? STDOUT_FILENO : fd);
+	imapd_nul_to_0x80 = config_bool("nul-to-0x80");
+	fetch_cache_init();
 }
+
+static void imapd_pre_listen(void)
+{
+	/* load the certificate once here: every connection's child
+	 * inherits it, and a missing one is logged once, not per
+	 * connection */
+	(void)tls_available(TLS_SERVICE_IMAP);
+}
+
+static bool imapd_tls_port(int fd)
+{
+	return tls_implicit_port(fd, TLS_SERVICE_IMAP);
+}
+
+static const struct server_ops imapd_server = {
+	.name = "imapd",
+	.usage = "usage: imapd [-s] [-c config] [-o key=value]... "
+		 "[-l address:port]",
+	.usage_exit = 64,
+	.configured = imapd_configured,
+	.pre_listen = imapd_pre_listen,
+	/* behind nginx: the real client's address (proxy-protocol.h) */
+	.proxy = proxy_session_start,
+	.tls_port = imapd_tls_port,
+	.session = imapd_session,
+};
 
 int main(int argc, char **argv)
 {
-	const char *config_path = NULL, *listen_addr = NULL, *error;
-	char **overrides = NULL;
-	unsigned noverrides = 0, i;
-	int ch;
-
-	log_open("imapd");
 	drivers_link();
-	while ((ch = getopt(argc, argv, "c:sl:o:")) != -1) {
-		switch (ch) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case 's':
-			opt_implicit_tls = true;
-			break;
-		case 'l':
-			listen_addr = optarg;
-			opt_listener = true;
-			break;
-		case 'o':
-			overrides = xreallocarray(overrides, noverrides + 1,
-						  sizeof *overrides);
-			overrides[noverrides++] = optarg;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-	if (config_load(config_path, &error) < 0)
-		log_fatal("%s", error);
-	for (i = 0; i < noverrides; i++) {
-		char *eq = strchr(overrides[i], '=');
-		if (eq == NULL)
-			log_fatal("-o %s: expected key=value", overrides[i]);
-		*eq = '\0';
-		if (!config_set(overrides[i], eq + 1, &error))
-			log_fatal("-o %s: %s", overrides[i], error);
-	}
-	free(overrides);
-	imapd_nul_to_0x80 = config_bool("nul-to-0x80");
-	fetch_cache_init();
-	signal(SIGPIPE, SIG_IGN);
-
-	if (listen_addr != NULL) {
-		/* load the certificate once here: every connection's child
-		 * inherits it, and a missing one is logged once, not per
-		 * connection */
-		(void)tls_available(TLS_SERVICE_IMAP);
-		if (listener_run(listen_addr, listener_session, NULL,
-				 &error) < 0)
-			log_fatal("listener %s: %s", listen_addr, error);
-		return 0;
-	}
-	imapd_session(STDIN_FILENO, STDOUT_FILENO);
-	return 0;
+	return server_main(argc, argv, &imapd_server);
 }
