@@ -41,17 +41,11 @@
 #include "listener.h"
 #include "log.h"
 #include "route-map.h"
+#include "server.h"
 
 #define REQUEST_TIMEOUT_MS	10000
 #define BACKEND_CHECK_MS	3000
 #define WAIT_MAX		60
-
-static void usage(void)
-{
-	fprintf(stderr, "usage: mail-route [-c config] [-o key=value]... "
-		"[-l address:port]\n");
-	exit(2);
-}
 
 /* ---- failures per client address (route-state-file) ---- */
 
@@ -465,54 +459,21 @@ out:
 	buf_release(&out);
 }
 
-static void listener_session(int fd, void *ctx)
+static void route_conn(const struct server_conn *conn)
 {
-	route_session(fd, fd == STDIN_FILENO ? STDOUT_FILENO : fd);
+	route_session(conn->in_fd, conn->out_fd);
 }
+
+static const struct server_ops route_server = {
+	.name = "mail-route",
+	.usage = "usage: mail-route [-c config] [-o key=value]... "
+		 "[-l address:port]",
+	.usage_exit = 2,
+	.plain_only = true,
+	.session = route_conn,
+};
 
 int main(int argc, char **argv)
 {
-	const char *config_path = NULL, *listen_addr = NULL, *error;
-	char **overrides;
-	unsigned noverrides = 0;
-	int ch;
-
-	log_open("mail-route");
-	overrides = xcalloc((size_t)argc + 1, sizeof *overrides);
-	while ((ch = getopt(argc, argv, "c:l:o:")) != -1) {
-		switch (ch) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case 'l':
-			listen_addr = optarg;
-			break;
-		case 'o':
-			overrides[noverrides++] = optarg;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-	if (config_load(config_path, &error) < 0)
-		log_fatal("%s", error);
-	for (unsigned i = 0; i < noverrides; i++) {
-		char *eq = strchr(overrides[i], '=');
-		if (eq == NULL)
-			log_fatal("-o %s: expected key=value", overrides[i]);
-		*eq = '\0';
-		if (!config_set(overrides[i], eq + 1, &error))
-			log_fatal("-o %s: %s", overrides[i], error);
-	}
-	free(overrides);
-	signal(SIGPIPE, SIG_IGN);
-	if (listen_addr != NULL) {
-		if (listener_run(listen_addr, listener_session, NULL, &error) < 0)
-			log_fatal("listener %s: %s", listen_addr, error);
-		return 0;
-	}
-	route_session(STDIN_FILENO, STDOUT_FILENO);
-	return 0;
+	return server_main(argc, argv, &route_server);
 }

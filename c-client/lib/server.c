@@ -75,7 +75,8 @@ int server_main(int argc, char **argv, const struct server_ops *ops)
 	server = ops;
 	log_open(ops->name);
 	overrides = xcalloc((size_t)argc + 1, sizeof *overrides);
-	while ((ch = getopt(argc, argv, "c:sl:o:")) != -1) {
+	while ((ch = getopt(argc, argv, ops->plain_only ? "c:l:o:" :
+			    "c:sl:o:")) != -1) {
 		switch (ch) {
 		case 'c':
 			config_path = optarg;

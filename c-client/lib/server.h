@@ -5,6 +5,8 @@
  *
  *   NAME [-s] [-c FILE] [-o key=value]... [-l ADDR:PORT]
  *
+ * (imapd, ipop3d; mail-route without -s).
+ *
  * server_main() opens the log as NAME, parses those options, loads the
  * configuration (-c) and applies the overrides (-o), ignores SIGPIPE (a
  * vanished client is a write error), then serves one connection on
@@ -35,6 +37,7 @@ struct server_ops {
 	const char *name;	/* log ident and stderr prefix: "imapd" */
 	const char *usage;	/* the usage line */
 	int usage_exit;		/* exit status for a bad command line */
+	bool plain_only;	/* never TLS: no -s option (mail-route) */
 	/* after the configuration: read settings, build caches (or NULL) */
 	void (*configured)(void);
 	/* before -l listens: what every child should inherit, such as
