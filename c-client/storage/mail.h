@@ -157,6 +157,10 @@ struct mail_append_msg {
 struct mail_driver {
 	const char *name;	/* "mbox", "mbx", "maildir" */
 	bool is_directory;	/* the mailbox is a directory (maildir) */
+	/* a directory mailbox's folders are the directories inside it whose
+	 * names start with this (Maildir++ "."; listed as NAME/.Sub); NULL:
+	 * a mailbox has no folders inside */
+	const char *children_prefix;
 	/* What the core asks of a format, instead of its name: */
 	/* the format of the system spool file (/var/mail/USER, mbox): an
 	 * INBOX that does not exist yet is one, an INBOX in another format
