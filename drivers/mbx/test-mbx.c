@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -16,6 +17,7 @@
 #include "buf.h"
 #include "config.h"
 #include "date.h"
+#include "journal.h"
 #include "mail.h"
 #include "repair.h"
 #include "test.h"
@@ -805,6 +807,82 @@ static void test_repair_hook(void)
 	free(dir);
 }
 
+/* a crash at every step of a repair's rewrite: the next repair (which
+ * finishes or undoes the interrupted change first) leaves the rebuilt
+ * file, and the junk is in a side file; nothing is lost */
+static void test_repair_crash(void)
+{
+	char *dir = test_tmpdir();
+	char *path = xasprintf("%s/rc", dir);
+	char *side = xasprintf("%s.badmsg.1", path);
+	const char *err = NULL;
+	struct mail_append_msg m[2] = {
+		amsg("Subject: a\r\n\r\na\r\n", 0, NULL, 0, 0),
+		amsg("Subject: b\r\n\r\nb\r\n", 0, NULL, 0, 0),
+	};
+	static const char junk[] = "JUNK between\r\n";
+	struct mail_repair r;
+	uint32_t uv, uids[2];
+	size_t len, n;
+	int crashes = 0;
+
+	CHECK(mbx_driver.create(path, &err) == 0);
+	CHECK(mbx_driver.append(path, m, 2, &uv, uids, &err) == 0);
+	char *good = test_read_file(path, &len);
+	char *msg2 = strstr(good + 2048 + 10, " 1-Jan-1970");
+	CHECK(msg2 != NULL);
+	size_t off2 = (size_t)(msg2 - good);
+	char *bad = xmalloc(len + sizeof(junk));
+	memcpy(bad, good, off2);
+	memcpy(bad + off2, junk, sizeof(junk) - 1);
+	memcpy(bad + off2 + sizeof(junk) - 1, good + off2, len - off2);
+	size_t badlen = len + sizeof(junk) - 1;
+
+	for (long point = 1; point < 40; point++) {
+		char *cmd = xasprintf("rm -f '%s'.badmsg.*", path);
+		CHECK(system(cmd) == 0);
+		free(cmd);
+		write_file(path, bad, badlen);
+		pid_t pid = fork();
+		if (pid == 0) {
+			char v[32];
+			snprintf(v, sizeof v, "%ld", point);
+			setenv("CCLIENT_CRASH_POINT", v, 1);
+			journal_crash_reset();
+			mail_repair_init(&r, path, true);
+			int rc = mbx_driver.repair(&r, &err);
+			_exit(rc == 0 && r.problems == 2 ? 0 : 3);
+		}
+		int st;
+		waitpid(pid, &st, 0);
+		CHECK(WIFEXITED(st) && (WEXITSTATUS(st) == 0 ||
+					WEXITSTATUS(st) == 99));
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 99)
+			crashes++;
+		mail_repair_init(&r, path, true);
+		CHECK(mbx_driver.repair(&r, &err) == 0);
+		mail_repair_free(&r);
+		char *now = test_read_file(path, &n);
+		if (n != len || memcmp(now, good, n) != 0)
+			fprintf(stderr, "  crash point %ld: %zu bytes\n", point,
+				n);
+		CHECK(n == len && memcmp(now, good, n) == 0);
+		free(now);
+		now = test_read_file(side, &n);
+		CHECK(now != NULL && n == sizeof(junk) - 1 &&
+		      memcmp(now, junk, n) == 0);
+		free(now);
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			break;
+	}
+	CHECK(crashes >= 3);
+	free(bad);
+	free(good);
+	free(side);
+	free(path);
+	free(dir);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test tests[] = {
@@ -818,6 +896,7 @@ int main(int argc, char **argv)
 		TEST(test_golden_append),
 		TEST(test_uw_uid0_and_hidden),
 		TEST(test_repair_hook),
+		TEST(test_repair_crash),
 	};
 	return test_run(argc, argv, tests, N_ELEMENTS(tests));
 }
