@@ -419,7 +419,9 @@ mail {
     imap_capabilities IMAP4rev1 LITERAL+ SASL-IR IDLE NAMESPACE UIDPLUS
                       CHILDREN UNSELECT ID ENABLE MOVE MULTIAPPEND ESEARCH
                       WITHIN SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES
-                      BINARY I18NLEVEL=1;
+                      BINARY I18NLEVEL=1 LIST-EXTENDED LIST-STATUS
+                      SPECIAL-USE CREATE-SPECIAL-USE STATUS=SIZE ESORT
+                      SEARCHRES SORT=DISPLAY COMPRESS=DEFLATE;
     imap_auth login plain cram-md5;
     pop3_capabilities TOP UIDL RESP-CODES AUTH-RESP-CODE "EXPIRE NEVER"
                       "LOGIN-DELAY 180" USER;

@@ -64,6 +64,7 @@ struct mail_message {
 
 struct mailbox;
 struct mail_driver;
+struct mail_repair;	/* repair.h */
 
 /* callbacks through which a mailbox tells its session about changes */
 struct mail_events {
@@ -156,6 +157,10 @@ struct mail_append_msg {
 struct mail_driver {
 	const char *name;	/* "mbox", "mbx", "maildir" */
 	bool is_directory;	/* the mailbox is a directory (maildir) */
+	/* a directory mailbox's folders are the directories inside it whose
+	 * names start with this (Maildir++ "."; listed as NAME/.Sub); NULL:
+	 * a mailbox has no folders inside */
+	const char *children_prefix;
 	/* What the core asks of a format, instead of its name: */
 	/* the format of the system spool file (/var/mail/USER, mbox): an
 	 * INBOX that does not exist yet is one, an INBOX in another format
@@ -205,6 +210,25 @@ struct mail_driver {
 		      uint32_t *recent_r, uint32_t *unseen_r,
 		      uint32_t *uidnext_r, uint32_t *uidvalidity_r,
 		      const char **error_r);
+
+	/* mailutil repair (may be NULL: the format has no repair).
+	 * repair_claim: for a file no probe claims (a damaged mailbox),
+	 * how sure is this format that it is one of its own? 0 not at all,
+	 * 1 a plain file it can take as a last resort, 2 its marks are in
+	 * the file (driver_detect_damaged() picks the highest).
+	 * repair: with r->fix, takes the format's write lock (failing with
+	 * "mailbox is in use..." or the lock's text when it cannot have the
+	 * file as a writer would), runs journal recovery, then reads the
+	 * file (mail_repair_read) and checks everything the format defines
+	 * (separators, sizes, headers, UID order). Each problem is one
+	 * report line (mail_repair_problem, "at OFFSET: what"), bytes that
+	 * cannot stay go to side files (mail_repair_save_bad), and r->out
+	 * is the rebuilt file. With r->fix and problems, the file is
+	 * replaced through the journal (mail_repair_commit) before the lock
+	 * is released. Returns 0 (r->problems says what was found), -1 with
+	 * *error_r when it could not check or rewrite the file. */
+	int (*repair_claim)(const char *path, const struct stat *st);
+	int (*repair)(struct mail_repair *r, const char **error_r);
 };
 
 /* the registry (registry.c): each program's main calls drivers_link()
@@ -214,6 +238,9 @@ void mail_driver_register(const struct mail_driver *d);
 const struct mail_driver *driver_lookup(const char *name);
 /* which driver owns this existing path? NULL if none */
 const struct mail_driver *driver_detect(const char *path);
+/* driver_detect(), else for a damaged file the format whose repair_claim
+ * is highest (mailutil repair); NULL when none claims it */
+const struct mail_driver *driver_detect_damaged(const char *path);
 const struct mail_driver *driver_default(void);
 /* the first registered driver with spool_format (an absent INBOX), or NULL */
 const struct mail_driver *driver_spool(void);

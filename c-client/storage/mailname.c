@@ -635,17 +635,22 @@ static int strptrcmp(const void *a, const void *b)
 
 /* ".Sub" (not "." or "..", no control characters): a Maildir++ folder
  * name inside a maildir */
-static bool plusplus_entry(const char *entry)
+/* a folder inside a directory mailbox: its name starts with the
+ * format's children_prefix (Maildir++ ".Sub") */
+static bool plusplus_entry(const char *entry, const char *prefix)
 {
-	return entry[0] == '.' && entry[1] != '\0' &&
-		!(entry[1] == '.' && entry[2] == '\0') && name_chars_ok(entry);
+	size_t n = strlen(prefix);
+
+	return strncmp(entry, prefix, n) == 0 && entry[n] != '\0' &&
+		strcmp(entry, ".") != 0 && strcmp(entry, "..") != 0 &&
+		name_chars_ok(entry);
 }
 
-/* The entries of dirpath that pass keep (visible ones, or Maildir++
- * folders), sorted; caller frees each and the array. Counts against the
- * walk budget. */
+/* The entries of dirpath that pass keep (visible ones, or with
+ * children_prefix the folders of a directory mailbox), sorted; caller
+ * frees each and the array. Counts against the walk budget. */
 static char **dir_names(struct list_ctx *lc, const char *dirpath, bool top,
-			bool plusplus, size_t *n_r)
+			const char *children_prefix, size_t *n_r)
 {
 	DIR *d = opendir(dirpath);
 	struct dirent *de;
@@ -656,7 +661,8 @@ static char **dir_names(struct list_ctx *lc, const char *dirpath, bool top,
 	if (d == NULL)
 		return NULL;
 	while (list_budget(lc) && (de = readdir(d)) != NULL) {
-		if (plusplus ? !plusplus_entry(de->d_name) :
+		if (children_prefix != NULL ?
+		    !plusplus_entry(de->d_name, children_prefix) :
 		    list_hidden(de->d_name, top))
 			continue;
 		if (n == alloc) {
@@ -695,26 +701,39 @@ static bool dir_has_children(struct list_ctx *lc, const char *path)
 	return found;
 }
 
-static bool is_dir_mailbox(const char *path)
+/* the format of a mailbox that is a directory, else NULL */
+static const struct mail_driver *dir_mailbox(const char *path)
 {
 	const struct mail_driver *d = detect_quietly(path);
 
-	return d != NULL && d->is_directory;
+	return d != NULL && d->is_directory ? d : NULL;
+}
+
+static bool is_dir_mailbox(const char *path)
+{
+	return dir_mailbox(path) != NULL;
 }
 
 /*
- * Maildir++ (Courier, Dovecot): the folders of a maildir are maildirs
- * named ".Sub" (and ".Sub.Deeper") inside it. They are listed as
- * NAME/.Sub, a name mail_resolve() maps to exactly that directory, which
- * the maildir driver knows to be a sub-folder. With emit_prefix NULL
- * only reports whether there is one.
+ * The folders inside a directory mailbox whose format has a
+ * children_prefix (Maildir++, Courier, Dovecot: the folders of a maildir
+ * are maildirs named ".Sub" and ".Sub.Deeper" inside it). They are
+ * listed as NAME/.Sub, a name mail_resolve() maps to exactly that
+ * directory, which the driver knows to be a sub-folder. A format
+ * without children_prefix has none. With emit_prefix NULL only reports
+ * whether there is one.
  */
 static bool list_plusplus(struct list_ctx *lc, const char *path,
+			  const struct mail_driver *d,
 			  const char *emit_prefix)
 {
 	size_t n;
-	char **names = dir_names(lc, path, false, true, &n);
+	char **names;
 	bool any = false;
+
+	if (d->children_prefix == NULL)
+		return false;
+	names = dir_names(lc, path, false, d->children_prefix, &n);
 
 	for (size_t i = 0; i < n && (emit_prefix != NULL || !any); i++) {
 		char *sub = path_join(path, names[i]);
@@ -748,8 +767,9 @@ static bool list_attrs(struct list_ctx *lc, const char *path,
 		       const struct stat *st, unsigned *attrs_r)
 {
 	if (S_ISDIR(st->st_mode)) {
-		if (is_dir_mailbox(path))
-			*attrs_r = list_plusplus(lc, path, NULL) ?
+		const struct mail_driver *d = dir_mailbox(path);
+		if (d != NULL)
+			*attrs_r = list_plusplus(lc, path, d, NULL) ?
 				MAIL_LIST_HASCHILDREN : MAIL_LIST_HASNOCHILDREN;
 		else
 			*attrs_r = MAIL_LIST_NOSELECT |
@@ -804,8 +824,9 @@ static void list_walk(struct list_ctx *lc, const char *dirpath,
 			goto next;
 		sub = xasprintf("%s/", full);
 		if (list_may_descend(lc->pattern, sub)) {
-			if (is_dir_mailbox(path)) {
-				list_plusplus(lc, path, sub);
+			const struct mail_driver *d = dir_mailbox(path);
+			if (d != NULL) {
+				list_plusplus(lc, path, d, sub);
 			} else {
 				lc->depth++;
 				list_walk(lc, path, sub);
@@ -1029,8 +1050,9 @@ int mail_list(const char *ref, const char *pattern, bool lsub,
 	} else {
 		/* inside a maildir only its Maildir++ folders are names (also
 		 * when mail-directory is itself a maildir, Dovecot's layout) */
-		if (is_dir_mailbox(dirpath))
-			list_plusplus(&lc, dirpath, dirpart);
+		const struct mail_driver *d = dir_mailbox(dirpath);
+		if (d != NULL)
+			list_plusplus(&lc, dirpath, d, dirpart);
 		else
 			list_walk(&lc, dirpath, dirpart);
 		xfree(&dirpath);

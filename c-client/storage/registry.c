@@ -68,3 +68,22 @@ const struct mail_driver *driver_spool(void)
 			return mail_drivers[i];
 	return NULL;
 }
+
+const struct mail_driver *driver_detect_damaged(const char *path)
+{
+	const struct mail_driver *d = driver_detect(path), *best = NULL;
+	struct stat st;
+	int score = 0;
+
+	if (d != NULL || stat(path, &st) < 0)
+		return d;
+	for (unsigned i = 0; i < mail_drivers_count; i++) {
+		const struct mail_driver *e = mail_drivers[i];
+		int s = e->repair_claim != NULL ? e->repair_claim(path, &st) : 0;
+		if (s > score) {
+			score = s;
+			best = e;
+		}
+	}
+	return best;
+}

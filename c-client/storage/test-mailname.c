@@ -749,6 +749,43 @@ static void test_list_maildir(void)
 	teardown();
 }
 
+/* a directory format with no children_prefix: its ".Sub" directories
+ * are its own business, not folders (only Maildir++ has folders inside a
+ * mailbox, and mailname.c learns it from the field, not the format) */
+static bool flatdir_probe(const char *path, const struct stat *st)
+{
+	char *m = xasprintf("%s/FLATDIR", path);
+	bool r = S_ISDIR(st->st_mode) && access(m, F_OK) == 0;
+
+	free(m);
+	return r;
+}
+
+static const struct mail_driver flatdir_driver = {
+	.name = "flatdir",
+	.is_directory = true,
+	.probe = flatdir_probe,
+};
+
+static void test_list_children_prefix(void)
+{
+	char *p;
+
+	setup();
+	mail_driver_register(&flatdir_driver);
+	make_dir(home, "fd");
+	make_dir(home, "fd/.Sub");
+	p = xasprintf("%s/fd", home);
+	write_file(p, "FLATDIR", "");
+	free(p);
+	p = xasprintf("%s/fd/.Sub", home);
+	write_file(p, "FLATDIR", "");
+	free(p);
+	check_list("", "*", false, "INBOX[cU] fd[c]");
+	check_list("fd/", "%", false, "");
+	teardown();
+}
+
 static void test_list_loops(void)
 {
 	char *p;
@@ -903,6 +940,7 @@ int main(int argc, char **argv)
 		TEST(test_list_mail_directory),
 		TEST(test_list_mailbox_formats),
 		TEST(test_list_maildir),
+		TEST(test_list_children_prefix),
 		TEST(test_list_loops),
 		TEST(test_list_hostile),
 		TEST(test_subscriptions),

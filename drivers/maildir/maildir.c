@@ -1755,6 +1755,7 @@ out:
 const struct mail_driver maildir_driver = {
 	.name = "maildir",
 	.is_directory = true,
+	.children_prefix = ".",
 	.probe = maildir_probe,
 	.create = maildir_create,
 	.remove = maildir_remove,

@@ -47,6 +47,7 @@
 #include "log.h"
 #include "mail.h"
 #include "mailname.h"
+#include "mbox-private.h"
 
 #define SCAN_CHUNK	(1024 * 1024)
 #define SCAN_MAX_LINE	(64 * 1024)	/* longer lines come in pieces */
@@ -250,7 +251,7 @@ static bool is_quoted_from(const char *p, size_t n)
 }
 
 /* a valid separator line (p has n bytes, ending in LF unless at EOF) */
-static bool is_from_line(const char *p, size_t n, int64_t *t_r, int32_t *z_r)
+bool mbox_is_from_line(const char *p, size_t n, int64_t *t_r, int32_t *z_r)
 {
 	const char *sender;
 	size_t slen;
@@ -473,7 +474,7 @@ static uint64_t mbox_parse(int fd, uint64_t start, uint64_t end,
 
 		if (start_of_line && n >= 5 && p[0] == 'F' &&
 		    (has_lf || off + n >= s.end) && n < SCAN_MAX_LINE &&
-		    is_from_line(p, n, &t, &z)) {
+		    mbox_is_from_line(p, n, &t, &z)) {
 			pstate_finish(&ps, off);
 			pstate_begin(&ps, pl, off, n, t, z);
 			continue;
@@ -2013,7 +2014,7 @@ static bool mbox_probe(const char *path, const struct stat *st)
 		line[n] = '\0';
 		nl = memchr(line, '\n', (size_t)n);
 		if (nl != NULL &&
-		    is_from_line(line, (size_t)(nl - line) + 1, &t, &z)) {
+		    mbox_is_from_line(line, (size_t)(nl - line) + 1, &t, &z)) {
 			close(fd);
 			return true;
 		}
@@ -2538,6 +2539,8 @@ const struct mail_driver mbox_driver = {
 	.spool_format = true,
 	.single_writer = true,
 	.probe = mbox_probe,
+	.repair_claim = mbox_repair_claim,
+	.repair = mbox_repair,
 	.create = mbox_create,
 	.remove = mbox_remove,
 	.rename = mbox_rename,

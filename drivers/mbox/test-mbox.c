@@ -16,6 +16,7 @@
 #include "config.h"
 #include "journal.h"
 #include "mail.h"
+#include "repair.h"
 #include "test.h"
 
 extern const struct mail_driver mbox_driver;
@@ -1442,6 +1443,95 @@ static void test_write_sample(void)
 	mbox_driver.close(&mb);
 }
 
+/* the repair hook (mailutil repair) on damaged files, FAQ 7.1, 7.2, 7.14:
+ * a dry run reports and changes nothing; with fix a lost first separator
+ * is added back, data that is no message goes to a side file, UID
+ * headers that do not increase are dropped; a second run finds nothing */
+static void test_repair_hook(void)
+{
+	char *path = tmpfile_path("r");
+	char *side = xasprintf("%s.badmsg.1", path);
+	const char *err = NULL;
+	struct mail_repair r;
+	struct mailbox *mb;
+	size_t n;
+	static const char msgs[] =
+		"From a@b Tue Jan  1 00:27:14 2019\n"
+		"X-IMAPbase: 1234 10\n"
+		"X-UID: 5\n"
+		"Subject: one\n\nbody 1\n\n"
+		"From a@b Tue Jan  1 00:27:15 2019\n"
+		"X-UID: 5\n"
+		"Subject: two\n\nbody 2\n";
+	static const char header_first[] = "Subject: lost\n\nbody 0\n";
+	static const char junk_first[] = "\x01\x02 not a header\n";
+
+	/* the first separator was lost: a header-like start becomes a
+	 * message, and the repeated X-UID drops the UID headers */
+	char *text = xasprintf("%s%s", header_first, msgs);
+	write_file(path, text, strlen(text));
+	CHECK(driver_detect(path) == NULL);
+	CHECK(driver_detect_damaged(path) == &mbox_driver);
+	mail_repair_init(&r, path, false);
+	CHECK(mbox_driver.repair(&r, &err) == 0);
+	CHECK_INT(r.problems, 2);
+	CHECK(r.report.data != NULL &&
+	      strstr(r.report.data, "a separator line was added") != NULL &&
+	      strstr(r.report.data, "Message UID 5 not greater than "
+		     "previous 5") != NULL);
+	mail_repair_free(&r);
+	char *now = test_read_file(path, &n);
+	CHECK(n == strlen(text) && memcmp(now, text, n) == 0);
+	free(now);
+
+	mail_repair_init(&r, path, true);
+	CHECK(mbox_driver.repair(&r, &err) == 0);
+	CHECK_INT(r.problems, 2);
+	CHECK_INT(r.nbad, 0);
+	mail_repair_free(&r);
+	now = test_read_file(path, &n);
+	CHECK(n > 5 && memcmp(now, "From MAILER-DAEMON ", 19) == 0);
+	CHECK(strstr(now, "X-UID") == NULL && strstr(now, "X-IMAP") == NULL);
+	free(now);
+	mb = open_mb(path, 0);
+	CHECK(mb != NULL);
+	if (mb != NULL) {
+		CHECK_INT(mb->count, 3);
+		CHECK(mb->msgs[0].uid < mb->msgs[1].uid &&
+		      mb->msgs[1].uid < mb->msgs[2].uid);
+		mbox_driver.close(&mb);
+	}
+	mail_repair_init(&r, path, false);
+	CHECK(mbox_driver.repair(&r, &err) == 0);
+	CHECK_INT(r.problems, 0);
+	mail_repair_free(&r);
+	free(text);
+
+	/* bytes that are no message go to a side file, untouched */
+	unlink(path);
+	text = xasprintf("%s%s", junk_first, msgs + 0);
+	write_file(path, text, strlen(text));
+	mail_repair_init(&r, path, true);
+	CHECK(mbox_driver.repair(&r, &err) == 0);
+	CHECK_INT(r.nbad, 1);
+	CHECK(r.report.data != NULL &&
+	      strstr(r.report.data, "data before the first message") != NULL);
+	mail_repair_free(&r);
+	now = test_read_file(side, &n);
+	CHECK(now != NULL && n == strlen(junk_first) &&
+	      memcmp(now, junk_first, n) == 0);
+	free(now);
+	mb = open_mb(path, 0);
+	CHECK(mb != NULL);
+	if (mb != NULL) {
+		CHECK_INT(mb->count, 2);
+		mbox_driver.close(&mb);
+	}
+	free(text);
+	free(side);
+	free(path);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test tests[] = {
@@ -1470,6 +1560,7 @@ int main(int argc, char **argv)
 		TEST(test_append_reuses_handles),
 		TEST(test_status_kept_handle),
 		TEST(test_write_sample),
+		TEST(test_repair_hook),
 	};
 	const char *err;
 

@@ -48,15 +48,7 @@
 #include "log.h"
 #include "mail.h"
 
-#define MBX_HDRSIZE	2048
-#define MBX_NSLOTS	30	/* keyword slots in the header (UW NUSERFLAGS) */
-#define MBX_KW_MAX	64	/* UW MAXUSERFLAG: longer names UW would drop */
-#define MBX_KW_END	2007	/* keyword lines must end before this offset */
-#define MBX_MARK_OFF	2008	/* our append-in-progress marker */
-#define MBX_MARK_LEN	27	/* "CCAPPEND %016llx\r\n" */
-#define MBX_PID_OFF	(MBX_HDRSIZE - 10)
-#define MBX_LINE_MAX	96	/* longest internal header line we read */
-#define MBX_TAIL	23	/* "UUUUUUUUSSSS-IIIIIIII\r\n" */
+#include "mbx-private.h"
 
 /* system flag bits in the file */
 #define F_SEEN		0x0001u
@@ -82,15 +74,6 @@ struct mbx_rec {
 	int32_t zone;
 };
 
-/* the parsed 2048-byte header */
-struct mbx_hdr {
-	uint32_t uidvalidity;
-	uint32_t lastuid;
-	unsigned nslots;
-	char slot[MBX_NSLOTS][MBX_KW_MAX + 1];
-	bool marker;		/* an append was in progress */
-	uint64_t marker_size;	/* file size before that append */
-};
 
 struct mbx_mailbox {
 	struct mailbox mb;	/* must be first */
@@ -137,7 +120,7 @@ static void mbx_safe_text(const char *p, size_t len, char out[81])
 	out[i] = '\0';
 }
 
-static bool mbx_hex(const char *p, size_t n, uint32_t *r)
+bool mbx_hex(const char *p, size_t n, uint32_t *r)
 {
 	uint32_t v = 0;
 
@@ -213,7 +196,7 @@ static int mbx_flock_wait(int fd, int op)
  * 7.17); it is opened without following symlinks and must be a plain
  * file of the mailbox owner, us or root (lock_file_open()).
  */
-static int mbx_parse_lock(int fd, const char **error_r)
+int mbx_parse_lock(int fd, const char **error_r)
 {
 	struct stat st;
 	char *path;
@@ -237,7 +220,7 @@ static int mbx_parse_lock(int fd, const char **error_r)
 	return ld;
 }
 
-static void mbx_parse_unlock(int *ld)
+void mbx_parse_unlock(int *ld)
 {
 	if (*ld >= 0) {
 		(void)flock(*ld, LOCK_UN);
@@ -248,7 +231,7 @@ static void mbx_parse_unlock(int *ld)
 
 /* ---- the header ---- */
 
-static int mbx_hdr_parse(const char *h, size_t len, struct mbx_hdr *r,
+int mbx_hdr_parse(const char *h, size_t len, struct mbx_hdr *r,
 			 char *err, size_t errsize)
 {
 	size_t p = 25;
@@ -1860,6 +1843,8 @@ const struct mail_driver mbx_driver = {
 	.is_directory = false,
 	.parse_lock_is_session_lock = true,
 	.probe = mbx_probe,
+	.repair_claim = mbx_repair_claim,
+	.repair = mbx_repair,
 	.create = mbx_create,
 	.remove = mbx_remove,
 	.rename = mbx_rename,

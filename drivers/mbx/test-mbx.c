@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -16,7 +17,9 @@
 #include "buf.h"
 #include "config.h"
 #include "date.h"
+#include "journal.h"
 #include "mail.h"
+#include "repair.h"
 #include "test.h"
 
 extern const struct mail_driver mbx_driver;
@@ -693,6 +696,193 @@ static void test_uw_uid0_and_hidden(void)
 	free(dir);
 }
 
+/* the repair hook (mailutil repair) on a damaged file: a dry run reports
+ * and changes nothing; with fix the junk goes to a side file and the
+ * rebuilt file is the undamaged one byte for byte; UIDs that do not
+ * increase are renumbered; a second run finds nothing */
+static void test_repair_hook(void)
+{
+	char *dir = test_tmpdir();
+	char *path = xasprintf("%s/r", dir);
+	char *side = xasprintf("%s.badmsg.1", path);
+	const char *err = NULL;
+	struct mail_append_msg m[2] = {
+		amsg("Subject: a\r\n\r\na\r\n", 0, NULL, 0, 0),
+		amsg("Subject: b\r\n\r\nb\r\n", 0, NULL, 0, 0),
+	};
+	static const char junk[] = "JUNK between\r\n";
+	struct mail_repair r;
+	uint32_t uv, uids[2];
+	size_t len, n;
+
+	CHECK(mbx_driver.create(path, &err) == 0);
+	CHECK(mbx_driver.append(path, m, 2, &uv, uids, &err) == 0);
+	char *good = test_read_file(path, &len);
+	char *msg2 = strstr(good + 2048 + 10, " 1-Jan-1970");
+	CHECK(msg2 != NULL);
+	size_t off2 = (size_t)(msg2 - good);
+
+	/* junk spliced in before the second message */
+	char *bad = xmalloc(len + sizeof(junk));
+	memcpy(bad, good, off2);
+	memcpy(bad + off2, junk, sizeof(junk) - 1);
+	memcpy(bad + off2 + sizeof(junk) - 1, good + off2, len - off2);
+	size_t badlen = len + sizeof(junk) - 1;
+	write_file(path, bad, badlen);
+
+	mail_repair_init(&r, path, false);
+	CHECK(mbx_driver.repair(&r, &err) == 0);
+	CHECK_INT(r.problems, 2);
+	CHECK(r.report.data != NULL &&
+	      strstr(r.report.data, "data between messages") != NULL &&
+	      strstr(r.report.data, "would be saved to") != NULL);
+	mail_repair_free(&r);
+	char *now = test_read_file(path, &n);
+	CHECK(n == badlen && memcmp(now, bad, n) == 0);
+	free(now);
+	CHECK(access(side, F_OK) < 0);
+
+	mail_repair_init(&r, path, true);
+	CHECK(mbx_driver.repair(&r, &err) == 0);
+	CHECK_INT(r.problems, 2);
+	CHECK_INT(r.nbad, 1);
+	mail_repair_free(&r);
+	now = test_read_file(path, &n);
+	CHECK(n == len && memcmp(now, good, n) == 0);
+	free(now);
+	now = test_read_file(side, &n);
+	CHECK(now != NULL && n == sizeof(junk) - 1 &&
+	      memcmp(now, junk, n) == 0);
+	free(now);
+
+	mail_repair_init(&r, path, false);
+	CHECK(mbx_driver.repair(&r, &err) == 0);
+	CHECK_INT(r.problems, 0);
+	mail_repair_free(&r);
+
+	/* the second message has the first one's UID */
+	memcpy(bad, good, len);
+	char *crlf = strstr(bad + off2, "\r\n");
+	char *crlf1 = strstr(bad + 2048, "\r\n");
+	CHECK(crlf != NULL && crlf1 != NULL);
+	memcpy(crlf - 8, crlf1 - 8, 8);
+	write_file(path, bad, len);
+	mail_repair_init(&r, path, true);
+	CHECK(mbx_driver.repair(&r, &err) == 0);
+	CHECK_INT(r.problems, 1);
+	CHECK(r.report.data != NULL &&
+	      strstr(r.report.data, "UIDs out of order") != NULL);
+	mail_repair_free(&r);
+	struct mailbox *mb = mbx_driver.open(path, 0, &err);
+	CHECK(mb != NULL);
+	if (mb != NULL) {
+		CHECK_INT(mb->count, 2);
+		CHECK_INT(mb->msgs[0].uid, 1);
+		CHECK_INT(mb->msgs[1].uid, 2);
+		mbx_driver.close(&mb);
+	}
+
+	/* a destroyed mailbox header: no probe takes it, mbx's claim does */
+	memcpy(bad, good, len);
+	memset(bad, 'x', 2048);
+	write_file(path, bad, len);
+	CHECK(driver_detect(path) == NULL);
+	CHECK(driver_detect_damaged(path) == &mbx_driver);
+	unlink(side);
+	mail_repair_init(&r, path, true);
+	CHECK(mbx_driver.repair(&r, &err) == 0);
+	CHECK(r.problems >= 1 && r.nbad == 1);
+	mail_repair_free(&r);
+	CHECK(driver_detect(path) == &mbx_driver);
+	mb = mbx_driver.open(path, 0, &err);
+	CHECK(mb != NULL);
+	if (mb != NULL) {
+		CHECK_INT(mb->count, 2);
+		mbx_driver.close(&mb);
+	}
+	free(bad);
+	free(good);
+	free(side);
+	free(path);
+	free(dir);
+}
+
+/* a crash at every step of a repair's rewrite: the next repair (which
+ * finishes or undoes the interrupted change first) leaves the rebuilt
+ * file, and the junk is in a side file; nothing is lost */
+static void test_repair_crash(void)
+{
+	char *dir = test_tmpdir();
+	char *path = xasprintf("%s/rc", dir);
+	char *side = xasprintf("%s.badmsg.1", path);
+	const char *err = NULL;
+	struct mail_append_msg m[2] = {
+		amsg("Subject: a\r\n\r\na\r\n", 0, NULL, 0, 0),
+		amsg("Subject: b\r\n\r\nb\r\n", 0, NULL, 0, 0),
+	};
+	static const char junk[] = "JUNK between\r\n";
+	struct mail_repair r;
+	uint32_t uv, uids[2];
+	size_t len, n;
+	int crashes = 0;
+
+	CHECK(mbx_driver.create(path, &err) == 0);
+	CHECK(mbx_driver.append(path, m, 2, &uv, uids, &err) == 0);
+	char *good = test_read_file(path, &len);
+	char *msg2 = strstr(good + 2048 + 10, " 1-Jan-1970");
+	CHECK(msg2 != NULL);
+	size_t off2 = (size_t)(msg2 - good);
+	char *bad = xmalloc(len + sizeof(junk));
+	memcpy(bad, good, off2);
+	memcpy(bad + off2, junk, sizeof(junk) - 1);
+	memcpy(bad + off2 + sizeof(junk) - 1, good + off2, len - off2);
+	size_t badlen = len + sizeof(junk) - 1;
+
+	for (long point = 1; point < 40; point++) {
+		char *cmd = xasprintf("rm -f '%s'.badmsg.*", path);
+		CHECK(system(cmd) == 0);
+		free(cmd);
+		write_file(path, bad, badlen);
+		pid_t pid = fork();
+		if (pid == 0) {
+			char v[32];
+			snprintf(v, sizeof v, "%ld", point);
+			setenv("CCLIENT_CRASH_POINT", v, 1);
+			journal_crash_reset();
+			mail_repair_init(&r, path, true);
+			int rc = mbx_driver.repair(&r, &err);
+			_exit(rc == 0 && r.problems == 2 ? 0 : 3);
+		}
+		int st;
+		waitpid(pid, &st, 0);
+		CHECK(WIFEXITED(st) && (WEXITSTATUS(st) == 0 ||
+					WEXITSTATUS(st) == 99));
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 99)
+			crashes++;
+		mail_repair_init(&r, path, true);
+		CHECK(mbx_driver.repair(&r, &err) == 0);
+		mail_repair_free(&r);
+		char *now = test_read_file(path, &n);
+		if (n != len || memcmp(now, good, n) != 0)
+			fprintf(stderr, "  crash point %ld: %zu bytes\n", point,
+				n);
+		CHECK(n == len && memcmp(now, good, n) == 0);
+		free(now);
+		now = test_read_file(side, &n);
+		CHECK(now != NULL && n == sizeof(junk) - 1 &&
+		      memcmp(now, junk, n) == 0);
+		free(now);
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			break;
+	}
+	CHECK(crashes >= 3);
+	free(bad);
+	free(good);
+	free(side);
+	free(path);
+	free(dir);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test tests[] = {
@@ -705,6 +895,8 @@ int main(int argc, char **argv)
 		TEST(test_corruption_reports),
 		TEST(test_golden_append),
 		TEST(test_uw_uid0_and_hidden),
+		TEST(test_repair_hook),
+		TEST(test_repair_crash),
 	};
 	return test_run(argc, argv, tests, N_ELEMENTS(tests));
 }
