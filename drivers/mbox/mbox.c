@@ -2050,7 +2050,7 @@ static int mbox_create(const char *path, const char **error_r)
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		  mode ? mode : 0600);
 	if (fd < 0) {
-		*error_r = errno == EEXIST ? "Mailbox already exists" :
+		*error_r = errno == EEXIST ? mail_error(MAIL_ERROR_EXISTS, "Mailbox already exists") :
 			"Cannot create mailbox";
 		return -1;
 	}
@@ -2074,7 +2074,7 @@ static int mbox_remove(const char *path, const char **error_r)
 {
 	kept_handle_drop();
 	if (unlink(path) < 0) {
-		*error_r = errno == ENOENT ? "Mailbox does not exist" :
+		*error_r = errno == ENOENT ? mail_error(MAIL_ERROR_NOTFOUND, "Mailbox does not exist") :
 			"Cannot delete mailbox";
 		return -1;
 	}
@@ -2125,7 +2125,7 @@ static struct mbox *mbox_open_internal(const char *path, unsigned mode,
 		return mx;
 	}
 	if (fd < 0) {
-		*error_r = errno == ENOENT ? "Mailbox does not exist" :
+		*error_r = errno == ENOENT ? mail_error(MAIL_ERROR_NOTFOUND, "Mailbox does not exist") :
 			"Cannot open mailbox";
 		mail_mailbox_free((struct mailbox **)&mx);
 		return NULL;
