@@ -91,21 +91,7 @@ struct maildir_mailbox {
 	 * need no scan (trusted only once they are in the past) */
 	struct timespec new_mtime, cur_mtime;
 	bool mtimes_ok;
-	char errbuf[512];
 };
-
-static const char *md_errorf(char *dst, size_t size, const char *fmt, ...)
-	ATTR_PRINTF(3, 4);
-
-static const char *md_errorf(char *dst, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(dst, size, fmt, ap);
-	va_end(ap);
-	return dst;
-}
 
 static char *md_path(const char *dir, const char *rel)
 {
@@ -1471,10 +1457,10 @@ static int maildir_flush(struct mailbox *mb, const char **error_r)
 					m->state |= MSTATE_EXPUNGED;
 					break;
 				}
-				*error_r = md_errorf(mm->errbuf,
-						     sizeof(mm->errbuf),
-						     "Unable to store flags: %s",
-						     strerror(errno));
+				*error_r = mail_set_error(&mm->mb,
+						mail_error_from_errno(errno),
+						"Unable to store flags: %s",
+						strerror(errno));
 				return -1;
 			}
 			/* renamed by someone else: find it and retry */
@@ -1521,9 +1507,10 @@ static int maildir_expunge(struct mailbox *mb, const char **error_r)
 				r = 0;	/* already gone */
 		}
 		if (r < 0) {
-			*error_r = md_errorf(mm->errbuf, sizeof(mm->errbuf),
-					     "Unable to expunge: %s",
-					     strerror(errno));
+			*error_r = mail_set_error(&mm->mb,
+						  mail_error_from_errno(errno),
+						  "Unable to expunge: %s",
+						  strerror(errno));
 			return -1;
 		}
 		journal_crash_point();	/* fault injection: file unlinked */
