@@ -24,7 +24,7 @@ const char *imapd_resp_code(enum mail_error code, bool target)
 	case MAIL_ERROR_TEMP:
 		return "UNAVAILABLE";
 	case MAIL_ERROR_NONE:
-	case MAIL_ERROR_NOSPACE:	/* no RFC 5530 code: OVERQUOTA is quota */
+	case MAIL_ERROR_NOSPACE: /* RFC 5530 has none: OVERQUOTA is quota */
 	case MAIL_ERROR_PARAMS:
 		break;
 	}

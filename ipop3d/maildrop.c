@@ -60,7 +60,7 @@ void pop3_open_maildrop(struct pop3_session *s, const char *how)
 		case MAIL_ERROR_INUSE:		/* RFC 2449 8.1.3 */
 			pop3_err(s, "[IN-USE] %s", error);
 			break;
-		case MAIL_ERROR_NONE:		/* RFC 3206: unknown, may pass */
+		case MAIL_ERROR_NONE:	/* RFC 3206: unknown, may pass */
 		case MAIL_ERROR_TEMP:
 		case MAIL_ERROR_NOSPACE:
 			pop3_err(s, "[SYS/TEMP] Unable to open mailbox: %s",

@@ -589,7 +589,7 @@ struct mailbox *mail_open(const char *name, unsigned mode, const char **error_r)
 	if (d == NULL || d->open == NULL) {
 		if (d != NULL)
 			*error_r = mail_error(MAIL_ERROR_NOTPOSSIBLE,
-						    "Mailbox format cannot be opened");
+					"Mailbox format cannot be opened");
 		mail_path_free(&mp);
 		return NULL;
 	}
@@ -774,7 +774,8 @@ int mail_expunge(struct mailbox *mb, bool (*filter)(void *ctx, uint32_t uid),
 	int ret;
 
 	if (mb->readonly) {
-		*error_r = mail_error(MAIL_ERROR_NOPERM, "Mailbox is read-only");
+		*error_r = mail_error(MAIL_ERROR_NOPERM,
+				"Mailbox is read-only");
 		return -1;
 	}
 	for (uint32_t i = 0; i < mb->count; i++) {
@@ -810,14 +811,16 @@ int mail_append(const char *name, const struct mail_append_msg *msgs,
 	for (unsigned i = 0; i < n; i++)
 		for (unsigned k = 0; k < msgs[i].nkeywords; k++)
 			if (!mail_keyword_valid(msgs[i].keywords[k])) {
-				*error_r = mail_error(MAIL_ERROR_PARAMS, "Invalid keyword");
+				*error_r = mail_error(MAIL_ERROR_PARAMS,
+						"Invalid keyword");
 				return -1;
 			}
 	if (mail_resolve(name, &mp, error_r) < 0)
 		return -1;
 	d = open_driver(&mp, &mode, error_r);
 	if (d == NULL) {
-		*error_r = mail_error(MAIL_ERROR_NOTFOUND, "Mailbox does not exist");
+		*error_r = mail_error(MAIL_ERROR_NOTFOUND,
+				"Mailbox does not exist");
 		mail_path_free(&mp);
 		return -1;
 	}
@@ -957,7 +960,8 @@ int mail_create(const char *name, const char **error_r)
 	if (mail_resolve(name, &mp, error_r) < 0)
 		return -1;
 	if (lstat(mp.path, &st) == 0) {
-		*error_r = mail_error(MAIL_ERROR_EXISTS, "Mailbox already exists");
+		*error_r = mail_error(MAIL_ERROR_EXISTS,
+				"Mailbox already exists");
 		mail_path_free(&mp);
 		return -1;
 	}
@@ -985,7 +989,8 @@ int mail_delete(const char *name, const char **error_r)
 	if (mail_resolve(name, &mp, error_r) < 0)
 		return -1;
 	if (mp.is_inbox) {
-		*error_r = mail_error(MAIL_ERROR_NOTPOSSIBLE, "Cannot delete INBOX");
+		*error_r = mail_error(MAIL_ERROR_NOTPOSSIBLE,
+				"Cannot delete INBOX");
 		mail_path_free(&mp);
 		return -1;
 	}
@@ -1000,7 +1005,8 @@ int mail_delete(const char *name, const char **error_r)
 				"delete them first" :
 				"[CANNOT] Cannot delete directory");
 	} else {
-		*error_r = mail_error(MAIL_ERROR_NOTFOUND, "Mailbox does not exist");
+		*error_r = mail_error(MAIL_ERROR_NOTFOUND,
+				"Mailbox does not exist");
 		ret = -1;
 	}
 	mail_path_free(&mp);
@@ -1069,7 +1075,8 @@ int mail_rename(const char *from, const char *to, const char **error_r)
 		return -1;
 	}
 	if (mt.is_inbox || lstat(mt.path, &st) == 0) {
-		*error_r = mail_error(MAIL_ERROR_EXISTS, "Mailbox already exists");
+		*error_r = mail_error(MAIL_ERROR_EXISTS,
+				"Mailbox already exists");
 		ret = -1;
 	} else if (mf.is_inbox) {
 		ret = rename_inbox(to, error_r);
@@ -1085,7 +1092,8 @@ int mail_rename(const char *from, const char *to, const char **error_r)
 			ret = -1;
 		}
 	} else {
-		*error_r = mail_error(MAIL_ERROR_NOTFOUND, "Mailbox does not exist");
+		*error_r = mail_error(MAIL_ERROR_NOTFOUND,
+				"Mailbox does not exist");
 		ret = -1;
 	}
 	mail_path_free(&mf);

@@ -337,7 +337,7 @@ static void test_pop3_exclusive(void)
 			CHECK(r == 0);
 		} else {
 			CHECK(r < 0);
-			CHECK(r < 0 && mail_get_last_error() == MAIL_ERROR_INUSE);
+			CHECK(mail_get_last_error() == MAIL_ERROR_INUSE);
 		}
 		session_lock_release(&sl);
 		kill(pid, SIGKILL);

@@ -71,6 +71,16 @@ static void codes_for(const char *format)
 		mail_close(&mb);
 	}
 
+	/* a read-only mailbox refuses changes */
+	mb = mail_open("box", MAIL_OPEN_READONLY, &err);
+	CHECK(mb != NULL);
+	if (mb != NULL) {
+		mail_error_clear();
+		CHECK(mail_expunge(mb, NULL, NULL, &err) < 0);
+		CODE_IS(MAIL_ERROR_NOPERM);
+		mail_close(&mb);
+	}
+
 	/* what cannot be done, what is not allowed, what is too long */
 	CHECK(mail_delete("INBOX", &err) < 0);
 	CODE_IS(MAIL_ERROR_NOTPOSSIBLE);

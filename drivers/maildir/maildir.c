@@ -756,7 +756,8 @@ static int maildir_create(const char *path, const char **error_r)
 	}
 	if (r < 0) {
 		*error_r = errno == EEXIST || errno == ENOTEMPTY ?
-			mail_error(MAIL_ERROR_EXISTS, "Mailbox already exists") :
+			mail_error(MAIL_ERROR_EXISTS,
+					"Mailbox already exists") :
 			mail_error_fmt(mail_error_from_errno(errno),
 				  "Can't create mailbox: %s", strerror(errno));
 		goto out;
@@ -834,7 +835,8 @@ static int maildir_rename(const char *from, const char *to,
 	const char *tname = tslash != NULL ? tslash + 1 : to;
 
 	if (lstat(to, &st) == 0) {
-		*error_r = mail_error(MAIL_ERROR_EXISTS, "Mailbox already exists");
+		*error_r = mail_error(MAIL_ERROR_EXISTS,
+				"Mailbox already exists");
 		return -1;
 	}
 	if (rename(from, to) < 0) {
@@ -1146,7 +1148,8 @@ static struct mailbox *maildir_open(const char *path, unsigned mode,
 	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode) ||
 	    access(cur, R_OK | X_OK) < 0) {
 		free(cur);
-		*error_r = errno == ENOENT ? mail_error(MAIL_ERROR_NOTFOUND, "Mailbox does not exist") :
+		*error_r = errno == ENOENT ? mail_error(MAIL_ERROR_NOTFOUND,
+				"Mailbox does not exist") :
 			"Not a maildir";
 		return NULL;
 	}
@@ -1351,7 +1354,8 @@ static int maildir_fetch(struct mailbox *mb, uint32_t idx,
 	bool ok = buf_append(out, crlf.data + from, len);
 	buf_release(&crlf);
 	if (!ok) {
-		*error_r = "Message too large";
+		*error_r = mail_error(MAIL_ERROR_LIMIT,
+				"Message too large");
 		return -1;
 	}
 	return 0;
@@ -1568,7 +1572,8 @@ static int maildir_append(const char *path, const struct mail_append_msg *msgs,
 	int r = stat(cur, &st);
 	free(cur);
 	if (r < 0) {
-		*error_r = mail_error(MAIL_ERROR_NOTFOUND, "Mailbox does not exist");
+		*error_r = mail_error(MAIL_ERROR_NOTFOUND,
+				"Mailbox does not exist");
 		goto out;
 	}
 	md_hostname(host, sizeof(host));

@@ -815,7 +815,8 @@ static int mbx_create(const char *path, const char **error_r)
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 		  mode != 0 ? mode : 0600);
 	if (fd < 0) {
-		*error_r = errno == EEXIST ? mail_error(MAIL_ERROR_EXISTS, "Mailbox already exists") :
+		*error_r = errno == EEXIST ? mail_error(MAIL_ERROR_EXISTS,
+				"Mailbox already exists") :
 			mail_error_fmt(mail_error_from_errno(errno),
 				   "Can't create mailbox: %s", strerror(errno));
 		return -1;
@@ -843,7 +844,8 @@ static int mbx_lock_exclusive(const char *path, int *fd_r, int *ld_r,
 	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0) {
-		*error_r = errno == ENOENT ? mail_error(MAIL_ERROR_NOTFOUND, "Mailbox does not exist") :
+		*error_r = errno == ENOENT ? mail_error(MAIL_ERROR_NOTFOUND,
+				"Mailbox does not exist") :
 			mail_error_fmt(mail_error_from_errno(errno),
 				   "Can't open mailbox: %s", strerror(errno));
 		return -1;
@@ -893,7 +895,8 @@ static int mbx_rename(const char *from, const char *to, const char **error_r)
 		ret = -1;
 	}
 	if (ret < 0)
-		*error_r = errno == EEXIST ? mail_error(MAIL_ERROR_EXISTS, "Mailbox already exists") :
+		*error_r = errno == EEXIST ? mail_error(MAIL_ERROR_EXISTS,
+				"Mailbox already exists") :
 			mail_error_fmt(mail_error_from_errno(errno),
 				   "Can't rename mailbox: %s", strerror(errno));
 	mbx_parse_unlock(&ld);
@@ -991,8 +994,10 @@ static struct mailbox *mbx_open(const char *path, unsigned mode,
 	return &mm->mb;
 
 open_failed:
-	*error_r = errno == ENOENT ? mail_error(MAIL_ERROR_NOTFOUND, "Mailbox does not exist") :
-		mail_error_fmt(mail_error_from_errno(errno), "Can't open mailbox: %s",
+	*error_r = errno == ENOENT ? mail_error(MAIL_ERROR_NOTFOUND,
+			"Mailbox does not exist") :
+		mail_error_fmt(mail_error_from_errno(errno),
+				"Can't open mailbox: %s",
 			   strerror(errno));
 	return NULL;
 }
@@ -1248,12 +1253,14 @@ static int mbx_fetch(struct mailbox *mb, uint32_t idx, enum mail_part part,
 		len -= m->hdr_size;
 	}
 	if (len > SIZE_MAX - 1) {
-		*error_r = "Message too large";
+		*error_r = mail_error(MAIL_ERROR_LIMIT,
+				"Message too large");
 		return -1;
 	}
 	char *p = buf_reserve(out, (size_t)len);
 	if (p == NULL) {
-		*error_r = "Message too large";
+		*error_r = mail_error(MAIL_ERROR_LIMIT,
+				"Message too large");
 		return -1;
 	}
 	if (pread_full(mm->fd, p, (size_t)len, (off_t)from) != (ssize_t)len) {
@@ -1523,7 +1530,8 @@ static int mbx_compact(struct mbx_mailbox *mm, const char **error_r)
 			if (!sp[i].keep)
 				continue;
 			if (sp[i].len > SIZE_MAX - 1) {
-				*error_r = "Message too large";
+				*error_r = mail_error(MAIL_ERROR_LIMIT,
+						"Message too large");
 				goto step_fail;
 			}
 			char *d = xmalloc((size_t)sp[i].len + 1);
@@ -1730,7 +1738,8 @@ static int mbx_append(const char *path, const struct mail_append_msg *msgs,
 		}
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
-		*error_r = errno == ENOENT ? mail_error(MAIL_ERROR_NOTFOUND, "Mailbox does not exist") :
+		*error_r = errno == ENOENT ? mail_error(MAIL_ERROR_NOTFOUND,
+				"Mailbox does not exist") :
 			mail_error_fmt(mail_error_from_errno(errno),
 				   "Can't open append mailbox: %s",
 				   strerror(errno));
