@@ -30,7 +30,7 @@ void cmd_append(struct client *c, struct imap_arg *args)
 	unsigned n = 0, i;
 	struct imap_arg *a;
 	struct buf code;
-	bool known, is_kw;
+	bool is_kw;
 
 	if (name == NULL || args[1].type == IMAP_ARG_EOL) {
 		client_bad(c, "APPEND mailbox [(flags)] [date-time] message");
@@ -95,13 +95,9 @@ void cmd_append(struct client *c, struct imap_arg *args)
 		m->len = a->len;
 		n++;
 	}
-	if (!imapd_mailbox_exists(name, &known) && known) {
-		client_no(c, "[TRYCREATE] Mailbox does not exist");
-		goto out;
-	}
 	uids = xcalloc(n, sizeof *uids);
 	if (mail_append(name, msgs, n, &uidvalidity, uids, &error) < 0) {
-		client_no(c, "APPEND failed: %s", error);
+		imapd_no_mail_error(c, true, "APPEND failed: ", error);
 		goto out;
 	}
 	buf_init(&code, 0);

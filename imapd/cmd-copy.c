@@ -4,6 +4,7 @@
  * The copy itself is one mail_append() of all messages, so it is all or
  * nothing as RFC 3501 requires.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,8 @@ int imapd_copy_messages(struct mailbox *mb, const uint32_t *seqs, uint32_t n,
 			const char *dest, uint32_t *uidvalidity_r,
 			uint32_t *uids_r, const char **error_r)
 {
+	/* a stale code must not turn a fetch failure into [TRYCREATE] */
+	mail_error_clear();
 	return mail_copy(mb, seqs, 0, n, dest, 0, uidvalidity_r, uids_r,
 			 error_r);
 }
@@ -47,7 +50,6 @@ static void do_copy(struct client *c, struct imap_arg *args, bool move)
 	uint32_t *seqs, *uids, *srcuids, n, i, uidvalidity = 0;
 	struct seqset moved = { NULL, 0 };
 	struct buf code;
-	bool known;
 
 	if (set == NULL || dest == NULL || args[2].type != IMAP_ARG_EOL) {
 		client_bad(c, "%s%s sequence-set mailbox", c->uid ? "UID " : "",
@@ -79,18 +81,16 @@ static void do_copy(struct client *c, struct imap_arg *args, bool move)
 		client_ok(c, "%s completed, no messages", c->name);
 		return;
 	}
-	if (!imapd_mailbox_exists(dest, &known) && known) {
-		free(seqs);
-		client_no(c, "[TRYCREATE] Mailbox does not exist");
-		return;
-	}
 	uids = xreallocarray(NULL, n, sizeof *uids);
 	srcuids = xreallocarray(NULL, n, sizeof *srcuids);
 	for (i = 0; i < n; i++)
 		srcuids[i] = c->mb->msgs[seqs[i] - 1].uid;
 	if (imapd_copy_messages(c->mb, seqs, n, dest, &uidvalidity, uids,
 				&error) < 0) {
-		client_no(c, "%s failed: %s", c->name, error);
+		char prefix[64];
+
+		snprintf(prefix, sizeof prefix, "%s failed: ", c->name);
+		imapd_no_mail_error(c, true, prefix, error);
 		goto out;
 	}
 	buf_init(&code, 0);

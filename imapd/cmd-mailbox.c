@@ -120,7 +120,6 @@ void cmd_create(struct client *c, struct imap_arg *args)
 {
 	const char *name = imap_arg_string(&args[0]), *error;
 	unsigned uses = 0;
-	bool known;
 
 	if (name == NULL || (args[1].type != IMAP_ARG_EOL &&
 			     (args[1].type != IMAP_ARG_LIST ||
@@ -138,13 +137,12 @@ void cmd_create(struct client *c, struct imap_arg *args)
 		client_no(c, "[NOPERM] Anonymous users cannot create mailboxes");
 		return;
 	}
-	if (!creates_driver_inbox(name) &&
-	    (mail_name_is_inbox(name) || imapd_mailbox_exists(name, &known))) {
+	if (!creates_driver_inbox(name) && mail_name_is_inbox(name)) {
 		client_no(c, "[ALREADYEXISTS] Mailbox already exists");
 		return;
 	}
 	if (mail_create(name, &error) < 0) {
-		client_no(c, "%s", error);
+		imapd_no_mail_error(c, false, "", error);
 		return;
 	}
 	/* the use could not be kept: no mailbox either (RFC 6154 3) */
@@ -160,7 +158,6 @@ void cmd_create(struct client *c, struct imap_arg *args)
 void cmd_delete(struct client *c, struct imap_arg *args)
 {
 	const char *name = one_name(c, args), *error;
-	bool known;
 
 	if (name == NULL || imapd_mailbox_referral(c, name))
 		return;
@@ -174,17 +171,12 @@ void cmd_delete(struct client *c, struct imap_arg *args)
 	}
 	/* RFC 3501 6.3.4: a \Noselect name (a directory) may be deleted
 	 * too; mail_delete() refuses one that still has inferiors */
-	if (!imapd_mailbox_exists(name, &known) && known &&
-	    !imapd_name_is_directory(name)) {
-		client_no(c, "[NONEXISTENT] Mailbox does not exist");
-		return;
-	}
 	if (imapd_is_selected(c, name)) {
 		client_no(c, "[INUSE] Mailbox is selected; close it first");
 		return;
 	}
 	if (mail_delete(name, &error) < 0) {
-		client_no(c, "%s", error);
+		imapd_no_mail_error(c, false, "", error);
 		return;
 	}
 	special_use_rename(name, NULL);
@@ -243,7 +235,6 @@ void cmd_rename(struct client *c, struct imap_arg *args)
 	const char *from = imap_arg_string(&args[0]);
 	const char *to = imap_arg_string(&args[1]);
 	const char *error;
-	bool known;
 
 	if (from == NULL || to == NULL || args[2].type != IMAP_ARG_EOL) {
 		client_bad(c, "RENAME from to");
@@ -256,19 +247,15 @@ void cmd_rename(struct client *c, struct imap_arg *args)
 		client_no(c, "[NOPERM] Anonymous users cannot rename mailboxes");
 		return;
 	}
-	if (mail_name_is_inbox(to) || imapd_mailbox_exists(to, &known)) {
+	if (mail_name_is_inbox(to)) {
 		client_no(c, "[ALREADYEXISTS] Target mailbox already exists");
 		return;
 	}
 	if (mail_name_is_inbox(from)) {
 		if (rename_inbox(c, to, &error) < 0)
-			client_no(c, "%s", error);
+			imapd_no_mail_error(c, false, "", error);
 		else
 			client_ok(c, "RENAME completed");
-		return;
-	}
-	if (!imapd_mailbox_exists(from, &known) && known) {
-		client_no(c, "[NONEXISTENT] Mailbox does not exist");
 		return;
 	}
 	if (imapd_is_selected(c, from)) {
@@ -276,7 +263,7 @@ void cmd_rename(struct client *c, struct imap_arg *args)
 		return;
 	}
 	if (mail_rename(from, to, &error) < 0) {
-		client_no(c, "%s", error);
+		imapd_no_mail_error(c, false, "", error);
 		return;
 	}
 	special_use_rename(from, to);
@@ -552,7 +539,6 @@ int imapd_status_send(struct client *c, const char *name,
 void cmd_status(struct client *c, struct imap_arg *args)
 {
 	const char *name = imap_arg_string(&args[0]), *error;
-	bool known;
 
 	if (name == NULL || args[1].type != IMAP_ARG_LIST ||
 	    args[2].type != IMAP_ARG_EOL || args[1].list[0].type ==
@@ -567,10 +553,7 @@ void cmd_status(struct client *c, struct imap_arg *args)
 	if (!client_name_allowed(c, name) || imapd_mailbox_referral(c, name))
 		return;
 	if (imapd_status_send(c, name, args[1].list, &error) < 0) {
-		if (!imapd_mailbox_exists(name, &known) && known)
-			client_no(c, "[NONEXISTENT] Mailbox does not exist");
-		else
-			client_no(c, "%s", error);
+		imapd_no_mail_error(c, false, "", error);
 		return;
 	}
 	client_ok(c, "STATUS completed");

@@ -9,46 +9,11 @@
 #include "log.h"
 #include "imapd.h"
 
-/* Does this name exist? For the NONEXISTENT code only: INBOX always
- * exists (an empty spool is still an INBOX). */
-bool imapd_mailbox_exists(const char *name, bool *known_r)
-{
-	struct mail_path p;
-	const char *error;
-	bool exists;
-
-	*known_r = false;
-	memset(&p, 0, sizeof p);
-	if (mail_resolve(name, &p, &error) < 0)
-		return false;
-	*known_r = true;
-	exists = p.is_inbox || p.driver != NULL;
-	mail_path_free(&p);
-	return exists;
-}
-
-bool imapd_name_is_directory(const char *name)
-{
-	struct mail_path p;
-	const char *error;
-	struct stat st;
-	bool dir;
-
-	memset(&p, 0, sizeof p);
-	if (mail_resolve(name, &p, &error) < 0)
-		return false;
-	dir = !p.is_inbox && p.driver == NULL && lstat(p.path, &st) == 0 &&
-	      S_ISDIR(st.st_mode);
-	mail_path_free(&p);
-	return dir;
-}
-
 static void do_select(struct client *c, struct imap_arg *args, bool readonly)
 {
 	const char *name = imap_arg_string(&args[0]), *error;
 	struct mailbox *mb;
 	uint32_t i, unseen = 0;
-	bool known;
 
 	if (name == NULL || args[1].type != IMAP_ARG_EOL) {
 		client_bad(c, "%s mailbox", c->name);
@@ -62,10 +27,7 @@ static void do_select(struct client *c, struct imap_arg *args, bool readonly)
 		readonly = true;
 	mb = mail_open(name, readonly ? MAIL_OPEN_READONLY : 0, &error);
 	if (mb == NULL) {
-		if (!imapd_mailbox_exists(name, &known) && known)
-			client_no(c, "[NONEXISTENT] Mailbox does not exist");
-		else
-			client_no(c, "%s", error);
+		imapd_no_mail_error(c, false, "", error);
 		return;
 	}
 	c->mb = mb;

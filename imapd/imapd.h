@@ -121,10 +121,13 @@ void imap_write_literal(struct ios *ios, const char *data, size_t len,
 			bool binary);
 bool imap_is_atom_safe(const char *s);
 
-/* cmd-select.c: does name exist? *known_r false if it cannot be resolved */
-bool imapd_mailbox_exists(const char *name, bool *known_r);
-/* cmd-select.c: is name a directory that is not a mailbox (\Noselect)? */
-bool imapd_name_is_directory(const char *name);
+/* mail-errors.c: the RFC 5530 response code for a storage error code, or
+ * NULL; target: the mailbox is an APPEND/COPY/MOVE target (TRYCREATE) */
+const char *imapd_resp_code(enum mail_error code, bool target);
+/* mail-errors.c: tagged NO "[CODE] prefix error" for the storage call
+ * that just failed with error (mail_get_last_error()) */
+void imapd_no_mail_error(struct client *c, bool target, const char *prefix,
+			 const char *error);
 /* cmd-copy.c: append copies of messages seqs[n] of mb to dest */
 int imapd_copy_messages(struct mailbox *mb, const uint32_t *seqs, uint32_t n,
 			const char *dest, uint32_t *uidvalidity_r,

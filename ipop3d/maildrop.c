@@ -56,10 +56,21 @@ void pop3_open_maildrop(struct pop3_session *s, const char *how)
 	s->mb = mail_open("INBOX", MAIL_OPEN_POP3, &error);
 	if (s->mb == NULL) {
 		/* our privileges are gone: this session cannot go on */
-		if (strncmp(error, "[IN-USE] ", 9) == 0)
-			pop3_err(s, "%s", error);
-		else
-			pop3_err(s, "[SYS/TEMP] Unable to open mailbox: %s", error);
+		switch (mail_get_last_error()) {
+		case MAIL_ERROR_INUSE:		/* RFC 2449 8.1.3 */
+			pop3_err(s, "[IN-USE] %s", error);
+			break;
+		case MAIL_ERROR_NONE:	/* RFC 3206: unknown, may pass */
+		case MAIL_ERROR_TEMP:
+		case MAIL_ERROR_NOSPACE:
+			pop3_err(s, "[SYS/TEMP] Unable to open mailbox: %s",
+				 error);
+			break;
+		default:			/* needs the administrator */
+			pop3_err(s, "[SYS/PERM] Unable to open mailbox: %s",
+				 error);
+			break;
+		}
 		log_info("Login %s, mailbox not opened: %s", how, error);
 		pop3_set_state(s, POP3_LOGOUT);
 		return;

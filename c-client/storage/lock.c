@@ -818,7 +818,8 @@ int session_lock_take(const struct stat *st, unsigned flags,
 		if (r < 0)
 			*error_r = err != NULL ? err : "Can't open mailbox lock";
 		else if ((flags & SESSION_LOCK_POP3) != 0)
-			*error_r = "[IN-USE] Mailbox is locked by another session";
+			*error_r = mail_error(MAIL_ERROR_INUSE, "Mailbox is "
+					      "locked by another session");
 		else
 			*error_r = "Mailbox is open by another process, "
 				   "access is readonly";

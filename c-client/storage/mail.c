@@ -543,7 +543,7 @@ static const struct mail_driver *open_driver(const struct mail_path *mp,
 		if (d != NULL)
 			return d;
 	}
-	*error_r = "Mailbox does not exist";
+	*error_r = mail_error(MAIL_ERROR_NOTFOUND, "Mailbox does not exist");
 	return NULL;
 }
 
@@ -553,12 +553,14 @@ struct mailbox *mail_open(const char *name, unsigned mode, const char **error_r)
 	const struct mail_driver *d;
 	struct mailbox *mb;
 
+	mail_error_clear();
 	if (mail_resolve(name, &mp, error_r) < 0)
 		return NULL;
 	d = open_driver(&mp, &mode, error_r);
 	if (d == NULL || d->open == NULL) {
 		if (d != NULL)
-			*error_r = "Mailbox format cannot be opened";
+			*error_r = mail_error(MAIL_ERROR_NOTPOSSIBLE,
+					"Mailbox format cannot be opened");
 		mail_path_free(&mp);
 		return NULL;
 	}
@@ -743,7 +745,8 @@ int mail_expunge(struct mailbox *mb, bool (*filter)(void *ctx, uint32_t uid),
 	int ret;
 
 	if (mb->readonly) {
-		*error_r = "Mailbox is read-only";
+		*error_r = mail_error(MAIL_ERROR_NOPERM,
+				"Mailbox is read-only");
 		return -1;
 	}
 	for (uint32_t i = 0; i < mb->count; i++) {
@@ -775,22 +778,26 @@ int mail_append(const char *name, const struct mail_append_msg *msgs,
 	unsigned mode = 0;
 	int ret;
 
+	mail_error_clear();
 	for (unsigned i = 0; i < n; i++)
 		for (unsigned k = 0; k < msgs[i].nkeywords; k++)
 			if (!mail_keyword_valid(msgs[i].keywords[k])) {
-				*error_r = "Invalid keyword";
+				*error_r = mail_error(MAIL_ERROR_PARAMS,
+						"Invalid keyword");
 				return -1;
 			}
 	if (mail_resolve(name, &mp, error_r) < 0)
 		return -1;
 	d = open_driver(&mp, &mode, error_r);
 	if (d == NULL) {
-		*error_r = "[TRYCREATE] Mailbox does not exist";
+		*error_r = mail_error(MAIL_ERROR_NOTFOUND,
+				"Mailbox does not exist");
 		mail_path_free(&mp);
 		return -1;
 	}
 	if (d->append == NULL) {
-		*error_r = "Mailbox format does not support APPEND";
+		*error_r = mail_error(MAIL_ERROR_NOTPOSSIBLE,
+				    "Mailbox format does not support APPEND");
 		mail_path_free(&mp);
 		return -1;
 	}
@@ -843,6 +850,7 @@ static int status_of(const char *name, struct mail_status *st,
 	unsigned mode = MAIL_OPEN_READONLY | MAIL_OPEN_NOINBOXMOVE;
 
 	memset(st, 0, sizeof *st);
+	mail_error_clear();
 	if (mail_resolve(name, &mp, error_r) < 0)
 		return -1;
 	d = open_driver(&mp, &mode, error_r);
@@ -895,7 +903,8 @@ int mail_status_size(const char *name, struct mail_status *st,
 static int make_parents(const char *path, const char **error_r)
 {
 	if (mkdir_parents(path, 0700) < 0) {
-		*error_r = "Cannot create parent directory";
+		*error_r = mail_error(mail_error_from_errno(errno),
+				      "Cannot create parent directory");
 		return -1;
 	}
 	return 0;
@@ -909,10 +918,12 @@ int mail_create(const char *name, const char **error_r)
 	struct stat st;
 	int ret;
 
+	mail_error_clear();
 	if (mail_resolve(name, &mp, error_r) < 0)
 		return -1;
 	if (lstat(mp.path, &st) == 0) {
-		*error_r = "Mailbox already exists";
+		*error_r = mail_error(MAIL_ERROR_EXISTS,
+				"Mailbox already exists");
 		mail_path_free(&mp);
 		return -1;
 	}
@@ -936,10 +947,12 @@ int mail_delete(const char *name, const char **error_r)
 	struct stat st;
 	int ret;
 
+	mail_error_clear();
 	if (mail_resolve(name, &mp, error_r) < 0)
 		return -1;
 	if (mp.is_inbox) {
-		*error_r = "Cannot delete INBOX";
+		*error_r = mail_error(MAIL_ERROR_NOTPOSSIBLE,
+				"Cannot delete INBOX");
 		mail_path_free(&mp);
 		return -1;
 	}
@@ -948,12 +961,14 @@ int mail_delete(const char *name, const char **error_r)
 	} else if (lstat(mp.path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		ret = rmdir(mp.path);
 		if (ret < 0)
-			*error_r = errno == ENOTEMPTY || errno == EEXIST ?
+			*error_r = mail_error(MAIL_ERROR_NOTPOSSIBLE,
+				errno == ENOTEMPTY || errno == EEXIST ?
 				"[CANNOT] Mailbox has inferior mailboxes; "
 				"delete them first" :
-				"[CANNOT] Cannot delete directory";
+				"[CANNOT] Cannot delete directory");
 	} else {
-		*error_r = "Mailbox does not exist";
+		*error_r = mail_error(MAIL_ERROR_NOTFOUND,
+				"Mailbox does not exist");
 		ret = -1;
 	}
 	mail_path_free(&mp);
@@ -990,6 +1005,7 @@ int mail_rename(const char *from, const char *to, const char **error_r)
 	struct stat st;
 	int ret;
 
+	mail_error_clear();
 	if (mail_resolve(from, &mf, error_r) < 0)
 		return -1;
 	if (mail_resolve(to, &mt, error_r) < 0) {
@@ -997,7 +1013,8 @@ int mail_rename(const char *from, const char *to, const char **error_r)
 		return -1;
 	}
 	if (mt.is_inbox || lstat(mt.path, &st) == 0) {
-		*error_r = "Mailbox already exists";
+		*error_r = mail_error(MAIL_ERROR_EXISTS,
+				"Mailbox already exists");
 		ret = -1;
 	} else if (mf.is_inbox) {
 		ret = rename_inbox(to, error_r);
@@ -1008,11 +1025,13 @@ int mail_rename(const char *from, const char *to, const char **error_r)
 	} else if (lstat(mf.path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		ret = make_parents(mt.path, error_r);
 		if (ret == 0 && rename(mf.path, mt.path) < 0) {
-			*error_r = "Cannot rename directory";
+			*error_r = mail_error(mail_error_from_errno(errno),
+					      "Cannot rename directory");
 			ret = -1;
 		}
 	} else {
-		*error_r = "Mailbox does not exist";
+		*error_r = mail_error(MAIL_ERROR_NOTFOUND,
+				"Mailbox does not exist");
 		ret = -1;
 	}
 	mail_path_free(&mf);

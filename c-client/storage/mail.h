@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "mail-error.h"
 
 /* system flags (struct mail_message.flags) */
 #define MAIL_SEEN	0x0001u
@@ -115,6 +116,10 @@ struct mailbox {
 	/* text for the user from the open (FAQ 7.10, 7.11, 7.12), reported
 	 * through ev.notice by the first mail_sync(); NULL if none */
 	char *notice;
+	/* the last error of an operation on this mailbox (mail_set_error(),
+	 * mailbox_get_last_error()) */
+	char error[512];
+	enum mail_error error_code;
 };
 
 /* what a driver is asked to fetch */

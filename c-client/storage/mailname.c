@@ -270,7 +270,8 @@ static int resolve_plain(const char *name, bool allow_empty, char **path_r,
 		return -1;
 	}
 	if (name[0] == '\0' && !allow_empty) {
-		*error_r = "Invalid mailbox name: empty";
+		*error_r = mail_error(MAIL_ERROR_PARAMS,
+			"Invalid mailbox name: empty");
 		return -1;
 	}
 
@@ -287,12 +288,14 @@ static int resolve_plain(const char *name, bool allow_empty, char **path_r,
 			return -1;
 		}
 		if (mail_user->anonymous && !ns->anon_ok) {
-			*error_r = "Anonymous users may only access #public/ and #ftp/";
+			*error_r = mail_error(MAIL_ERROR_NOPERM,
+			"Anonymous users may only access #public/ and #ftp/");
 			return -1;
 		}
 		/* a namespace is a jail whatever the restriction says */
 		if (has_dotdot(name)) {
-			*error_r = "Can't access mailbox: restricted name (..)";
+			*error_r = mail_error(MAIL_ERROR_NOPERM,
+			"Can't access mailbox: restricted name (..)");
 			return -1;
 		}
 		owner = config_str(ns->key);
@@ -311,11 +314,13 @@ static int resolve_plain(const char *name, bool allow_empty, char **path_r,
 	}
 
 	if (mail_user->anonymous) {
-		*error_r = "Anonymous users may only access #public/ and #ftp/";
+		*error_r = mail_error(MAIL_ERROR_NOPERM,
+			"Anonymous users may only access #public/ and #ftp/");
 		return -1;
 	}
 	if (rl != RESTRICT_NONE && has_dotdot(name)) {
-		*error_r = "Can't access mailbox: restricted name (..)";
+		*error_r = mail_error(MAIL_ERROR_NOPERM,
+			"Can't access mailbox: restricted name (..)");
 		return -1;
 	}
 
@@ -333,7 +338,8 @@ static int resolve_plain(const char *name, bool allow_empty, char **path_r,
 		user = xstrndup(name + 1, ulen);
 		if (rl == RESTRICT_ALL && strcmp(user, mail_user->name) != 0) {
 			xfree(&user);
-			*error_r = "Can't access mailbox: restricted name (other user)";
+			*error_r = mail_error(MAIL_ERROR_NOPERM,
+			"Can't access mailbox: restricted name (other user)");
 			return -1;
 		}
 		home = user_home(user);
@@ -349,7 +355,8 @@ static int resolve_plain(const char *name, bool allow_empty, char **path_r,
 
 	if (name[0] == '/') {
 		if (rl != RESTRICT_NONE) {
-			*error_r = "Can't access mailbox: restricted name (absolute)";
+			*error_r = mail_error(MAIL_ERROR_NOPERM,
+			"Can't access mailbox: restricted name (absolute)");
 			return -1;
 		}
 		*path_r = xstrdup(name);
@@ -375,7 +382,8 @@ static int resolve_inbox(const struct mail_driver *create_driver,
 		return -1;
 	}
 	if (mail_user->anonymous) {
-		*error_r = "Anonymous users have no INBOX";
+		*error_r = mail_error(MAIL_ERROR_NOPERM,
+			"Anonymous users have no INBOX");
 		return -1;
 	}
 	spool = mail_inbox_spool_path();
@@ -438,11 +446,13 @@ int mail_resolve(const char *name, struct mail_path *r, const char **error_r)
 
 	memset(r, 0, sizeof *r);
 	if (strnlen(name, PATH_MAX) >= PATH_MAX) {
-		*error_r = "Mailbox name too long";
+		*error_r = mail_error(MAIL_ERROR_LIMIT,
+			"Mailbox name too long");
 		return -1;
 	}
 	if (!name_chars_ok(name)) {
-		*error_r = "Invalid mailbox name: control characters";
+		*error_r = mail_error(MAIL_ERROR_PARAMS,
+			"Invalid mailbox name: control characters");
 		return -1;
 	}
 	if (ascii_strncasecmp(name, "#driver.", 8) == 0) {
@@ -450,20 +460,23 @@ int mail_resolve(const char *name, struct mail_path *r, const char **error_r)
 		char *dname;
 
 		if (slash == NULL || slash == name + 8) {
-			*error_r = "Invalid mailbox name: #driver.FORMAT/NAME expected";
+			*error_r = mail_error(MAIL_ERROR_PARAMS,
+			"Invalid mailbox name: #driver.FORMAT/NAME expected");
 			return -1;
 		}
 		dname = xstrndup(name + 8, (size_t)(slash - (name + 8)));
 		create_driver = driver_lookup(dname);
 		xfree(&dname);
 		if (create_driver == NULL) {
-			*error_r = "Unknown mailbox format";
+			*error_r = mail_error(MAIL_ERROR_PARAMS,
+			"Unknown mailbox format");
 			return -1;
 		}
 		rest = slash + 1;
 		if (ascii_strncasecmp(rest, "#driver.", 8) == 0 ||
 		    rest[0] == '\0') {
-			*error_r = "Invalid mailbox name after #driver.FORMAT/";
+			*error_r = mail_error(MAIL_ERROR_PARAMS,
+			"Invalid mailbox name after #driver.FORMAT/");
 			return -1;
 		}
 	}
@@ -482,7 +495,8 @@ int mail_resolve(const char *name, struct mail_path *r, const char **error_r)
 	}
 	if (strlen(r->path) >= PATH_MAX) {
 		mail_path_free(r);
-		*error_r = "Mailbox name too long";
+		*error_r = mail_error(MAIL_ERROR_LIMIT,
+			"Mailbox name too long");
 		return -1;
 	}
 	r->create_driver = create_driver;

@@ -91,23 +91,7 @@ struct maildir_mailbox {
 	 * need no scan (trusted only once they are in the past) */
 	struct timespec new_mtime, cur_mtime;
 	bool mtimes_ok;
-	char errbuf[512];
 };
-
-static char md_err[512];
-
-static const char *md_errorf(char *dst, size_t size, const char *fmt, ...)
-	ATTR_PRINTF(3, 4);
-
-static const char *md_errorf(char *dst, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(dst, size, fmt, ap);
-	va_end(ap);
-	return dst;
-}
 
 static char *md_path(const char *dir, const char *rel)
 {
@@ -729,7 +713,7 @@ static int maildir_create(const char *path, const char **error_r)
 
 	free(parent);
 	if (mkdir(tmp, 0700) < 0) {
-		*error_r = md_errorf(md_err, sizeof(md_err),
+		*error_r = mail_error_fmt(mail_error_from_errno(errno),
 				     "Can't create mailbox: %s", strerror(errno));
 		free(tmp);
 		return -1;
@@ -739,7 +723,7 @@ static int maildir_create(const char *path, const char **error_r)
 		int r = mkdir(p, 0700);
 		free(p);
 		if (r < 0) {
-			*error_r = md_errorf(md_err, sizeof(md_err),
+			*error_r = mail_error_fmt(mail_error_from_errno(errno),
 					     "Can't create mailbox: %s",
 					     strerror(errno));
 			goto out;
@@ -772,8 +756,9 @@ static int maildir_create(const char *path, const char **error_r)
 	}
 	if (r < 0) {
 		*error_r = errno == EEXIST || errno == ENOTEMPTY ?
-			"Mailbox already exists" :
-			md_errorf(md_err, sizeof(md_err),
+			mail_error(MAIL_ERROR_EXISTS,
+					"Mailbox already exists") :
+			mail_error_fmt(mail_error_from_errno(errno),
 				  "Can't create mailbox: %s", strerror(errno));
 		goto out;
 	}
@@ -820,7 +805,7 @@ static int maildir_remove(const char *path, const char **error_r)
 		int r = md_rmdir_files(p);
 		free(p);
 		if (r < 0) {
-			*error_r = md_errorf(md_err, sizeof(md_err),
+			*error_r = mail_error_fmt(mail_error_from_errno(errno),
 					     "Can't delete mailbox: %s",
 					     strerror(errno));
 			return -1;
@@ -833,7 +818,7 @@ static int maildir_remove(const char *path, const char **error_r)
 	}
 	/* Maildir++ children (.Sub) or foreign files keep the directory */
 	if (rmdir(path) < 0 && errno != ENOTEMPTY && errno != EEXIST) {
-		*error_r = md_errorf(md_err, sizeof(md_err),
+		*error_r = mail_error_fmt(mail_error_from_errno(errno),
 				     "Can't delete mailbox: %s",
 				     strerror(errno));
 		return -1;
@@ -850,11 +835,12 @@ static int maildir_rename(const char *from, const char *to,
 	const char *tname = tslash != NULL ? tslash + 1 : to;
 
 	if (lstat(to, &st) == 0) {
-		*error_r = "Mailbox already exists";
+		*error_r = mail_error(MAIL_ERROR_EXISTS,
+				"Mailbox already exists");
 		return -1;
 	}
 	if (rename(from, to) < 0) {
-		*error_r = md_errorf(md_err, sizeof(md_err),
+		*error_r = mail_error_fmt(mail_error_from_errno(errno),
 				     "Can't rename mailbox: %s",
 				     strerror(errno));
 		return -1;
@@ -1162,7 +1148,8 @@ static struct mailbox *maildir_open(const char *path, unsigned mode,
 	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode) ||
 	    access(cur, R_OK | X_OK) < 0) {
 		free(cur);
-		*error_r = errno == ENOENT ? "Mailbox does not exist" :
+		*error_r = errno == ENOENT ? mail_error(MAIL_ERROR_NOTFOUND,
+				"Mailbox does not exist") :
 			"Not a maildir";
 		return NULL;
 	}
@@ -1178,8 +1165,8 @@ static struct mailbox *maildir_open(const char *path, unsigned mode,
 		mm->kw2idx[i] = -1;
 	(void)md_dirs_unchanged(mm);
 	if (md_sync(mm, true, error_r) < 0) {
-		snprintf(md_err, sizeof(md_err), "%s", *error_r);
-		*error_r = md_err;
+		*error_r = mail_error_fmt(mail_get_last_error(), "%s",
+					  *error_r);
 		struct mailbox *mb = &mm->mb;
 		maildir_close(&mb);
 		return NULL;
@@ -1356,7 +1343,8 @@ static int maildir_fetch(struct mailbox *mb, uint32_t idx,
 	bool ok = buf_append(out, crlf.data + from, len);
 	buf_release(&crlf);
 	if (!ok) {
-		*error_r = "Message too large";
+		*error_r = mail_error(MAIL_ERROR_LIMIT,
+				"Message too large");
 		return -1;
 	}
 	return 0;
@@ -1462,10 +1450,10 @@ static int maildir_flush(struct mailbox *mb, const char **error_r)
 					m->state |= MSTATE_EXPUNGED;
 					break;
 				}
-				*error_r = md_errorf(mm->errbuf,
-						     sizeof(mm->errbuf),
-						     "Unable to store flags: %s",
-						     strerror(errno));
+				*error_r = mail_set_error(&mm->mb,
+						mail_error_from_errno(errno),
+						"Unable to store flags: %s",
+						strerror(errno));
 				return -1;
 			}
 			/* renamed by someone else: find it and retry */
@@ -1512,9 +1500,10 @@ static int maildir_expunge(struct mailbox *mb, const char **error_r)
 				r = 0;	/* already gone */
 		}
 		if (r < 0) {
-			*error_r = md_errorf(mm->errbuf, sizeof(mm->errbuf),
-					     "Unable to expunge: %s",
-					     strerror(errno));
+			*error_r = mail_set_error(&mm->mb,
+						  mail_error_from_errno(errno),
+						  "Unable to expunge: %s",
+						  strerror(errno));
 			return -1;
 		}
 		journal_crash_point();	/* fault injection: file unlinked */
@@ -1572,7 +1561,8 @@ static int maildir_append(const char *path, const struct mail_append_msg *msgs,
 	int r = stat(cur, &st);
 	free(cur);
 	if (r < 0) {
-		*error_r = "Mailbox does not exist";
+		*error_r = mail_error(MAIL_ERROR_NOTFOUND,
+				"Mailbox does not exist");
 		goto out;
 	}
 	md_hostname(host, sizeof(host));
@@ -1604,7 +1594,7 @@ static int maildir_append(const char *path, const struct mail_append_msg *msgs,
 			      O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0 || write_full(fd, b.data, b.len) != (ssize_t)b.len ||
 		    fsync(fd) < 0) {
-			*error_r = md_errorf(md_err, sizeof(md_err),
+			*error_r = mail_error_fmt(mail_error_from_errno(errno),
 					     "Message append failed: %s",
 					     strerror(errno));
 			if (fd >= 0)
@@ -1699,7 +1689,7 @@ static int maildir_append(const char *path, const struct mail_append_msg *msgs,
 		char *final = p == 0 ? xasprintf("%s/new/%s", path, finals[i]) :
 			xasprintf("%s/cur/%s:2,%s", path, finals[i], info);
 		if (rename(tmpnames[i], final) < 0) {
-			*error_r = md_errorf(md_err, sizeof(md_err),
+			*error_r = mail_error_fmt(mail_error_from_errno(errno),
 					     "Message append failed: %s",
 					     strerror(errno));
 			free(final);

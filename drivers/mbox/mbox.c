@@ -1437,7 +1437,8 @@ static int message_regen(struct mbox *mx, struct mail_message *m,
 	bool in_hdr = true, skipping = false;
 
 	if (len > SIZE_MAX - 1) {
-		*error_r = "Message too large";
+		*error_r = mail_error(MAIL_ERROR_LIMIT,
+				"Message too large");
 		return -1;
 	}
 	raw = xmalloc((size_t)len + 1);
@@ -1665,7 +1666,8 @@ static int commit(struct mbox *mx, bool expunge, struct append_item *items,
 	if (!any)
 		return 0;
 	if (mx->fd < 0 || !mx->fd_rw) {
-		*error_r = "Mailbox is read-only";
+		*error_r = mail_error(MAIL_ERROR_NOPERM,
+				"Mailbox is read-only");
 		return -1;
 	}
 
@@ -1934,7 +1936,8 @@ static int recover_locked(struct mbox *mx, bool have_exclusive,
 	if (mx->fd < 0 || !journal_exists(mx->mb.path, mx->fd))
 		return 0;
 	if (!mx->fd_rw) {
-		*error_r = "Mailbox needs repair but is not writable";
+		*error_r = mail_error(MAIL_ERROR_CORRUPT,
+				"Mailbox needs repair but is not writable");
 		return -1;
 	}
 	if (!have_exclusive) {
@@ -2047,7 +2050,8 @@ static int mbox_create(const char *path, const char **error_r)
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		  mode ? mode : 0600);
 	if (fd < 0) {
-		*error_r = errno == EEXIST ? "Mailbox already exists" :
+		*error_r = errno == EEXIST ? mail_error(MAIL_ERROR_EXISTS,
+				"Mailbox already exists") :
 			"Cannot create mailbox";
 		return -1;
 	}
@@ -2071,7 +2075,8 @@ static int mbox_remove(const char *path, const char **error_r)
 {
 	kept_handle_drop();
 	if (unlink(path) < 0) {
-		*error_r = errno == ENOENT ? "Mailbox does not exist" :
+		*error_r = errno == ENOENT ? mail_error(MAIL_ERROR_NOTFOUND,
+				"Mailbox does not exist") :
 			"Cannot delete mailbox";
 		return -1;
 	}
@@ -2122,7 +2127,8 @@ static struct mbox *mbox_open_internal(const char *path, unsigned mode,
 		return mx;
 	}
 	if (fd < 0) {
-		*error_r = errno == ENOENT ? "Mailbox does not exist" :
+		*error_r = errno == ENOENT ? mail_error(MAIL_ERROR_NOTFOUND,
+				"Mailbox does not exist") :
 			"Cannot open mailbox";
 		mail_mailbox_free((struct mailbox **)&mx);
 		return NULL;
@@ -2357,7 +2363,8 @@ static int mbox_fetch(struct mailbox *mb, uint32_t idx, enum mail_part part,
 	int ret = 0;
 
 	if (idx >= mb->count) {
-		*error_r = "Invalid message number";
+		*error_r = mail_error(MAIL_ERROR_PARAMS,
+				"Invalid message number");
 		return -1;
 	}
 	/* another session may have rewritten the file since our sync */
@@ -2372,7 +2379,8 @@ static int mbox_fetch(struct mailbox *mb, uint32_t idx, enum mail_part part,
 	if (m->d_len > SIZE_MAX / 2 || m->d_aux < m->d_off ||
 	    m->d_aux - m->d_off > m->d_len) {
 		mbox_unlock(mx);
-		*error_r = "Message too large";
+		*error_r = mail_error(MAIL_ERROR_LIMIT,
+				"Message too large");
 		return -1;
 	}
 	rlen = (size_t)(m->d_len - (m->d_aux - m->d_off));
@@ -2439,7 +2447,8 @@ static int mbox_append(const char *path, const struct mail_append_msg *msgs,
 	}
 	if (mx->mb.readonly || !mx->fd_rw) {
 		handle_done(mx, false);
-		*error_r = "Can't get write access to mailbox";
+		*error_r = mail_error(MAIL_ERROR_NOPERM,
+				"Can't get write access to mailbox");
 		return -1;
 	}
 	ret = lock_and_sync(mx, 0, error_r);
@@ -2494,7 +2503,8 @@ static int mbox_append(const char *path, const struct mail_append_msg *msgs,
 			int ki = mail_keyword_index(&mx->mb, am->keywords[k],
 						    true);
 			if (ki < 0) {
-				*error_r = "Too many keywords";
+				*error_r = mail_error(MAIL_ERROR_LIMIT,
+						"Too many keywords");
 				ret = -1;
 				break;
 			}

@@ -90,9 +90,6 @@ struct mbx_mailbox {
 	char errbuf[512];
 };
 
-/* error text for failures that happen before a mailbox exists */
-static char mbx_err[512];
-
 static const char *mbx_errorf(char *dst, size_t size, const char *fmt, ...)
 	ATTR_PRINTF(3, 4);
 
@@ -784,8 +781,9 @@ static int mbx_create(const char *path, const char **error_r)
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 		  mode != 0 ? mode : 0600);
 	if (fd < 0) {
-		*error_r = errno == EEXIST ? "Mailbox already exists" :
-			mbx_errorf(mbx_err, sizeof(mbx_err),
+		*error_r = errno == EEXIST ? mail_error(MAIL_ERROR_EXISTS,
+				"Mailbox already exists") :
+			mail_error_fmt(mail_error_from_errno(errno),
 				   "Can't create mailbox: %s", strerror(errno));
 		return -1;
 	}
@@ -794,11 +792,11 @@ static int mbx_create(const char *path, const char **error_r)
 		      false);
 	if (write_full(fd, h, sizeof(h)) != (ssize_t)sizeof(h) ||
 	    fsync(fd) < 0) {
-		mbx_errorf(mbx_err, sizeof(mbx_err),
-			   "Can't initialize mailbox: %s", strerror(errno));
+		*error_r = mail_error_fmt(mail_error_from_errno(errno),
+					  "Can't initialize mailbox: %s",
+					  strerror(errno));
 		close(fd);
 		unlink(path);
-		*error_r = mbx_err;
 		return -1;
 	}
 	close(fd);
@@ -812,8 +810,9 @@ static int mbx_lock_exclusive(const char *path, int *fd_r, int *ld_r,
 	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0) {
-		*error_r = errno == ENOENT ? "Mailbox does not exist" :
-			mbx_errorf(mbx_err, sizeof(mbx_err),
+		*error_r = errno == ENOENT ? mail_error(MAIL_ERROR_NOTFOUND,
+				"Mailbox does not exist") :
+			mail_error_fmt(mail_error_from_errno(errno),
 				   "Can't open mailbox: %s", strerror(errno));
 		return -1;
 	}
@@ -824,7 +823,8 @@ static int mbx_lock_exclusive(const char *path, int *fd_r, int *ld_r,
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		mbx_parse_unlock(ld_r);
 		close(fd);
-		*error_r = "Mailbox is in use by another process";
+		*error_r = mail_error(MAIL_ERROR_INUSE,
+				      "Mailbox is in use by another process");
 		return -1;
 	}
 	*fd_r = fd;
@@ -839,7 +839,7 @@ static int mbx_remove(const char *path, const char **error_r)
 		return -1;
 	int ret = unlink(path);
 	if (ret < 0)
-		*error_r = mbx_errorf(mbx_err, sizeof(mbx_err),
+		*error_r = mail_error_fmt(mail_error_from_errno(errno),
 				      "Can't delete mailbox: %s",
 				      strerror(errno));
 	mbx_parse_unlock(&ld);
@@ -861,8 +861,9 @@ static int mbx_rename(const char *from, const char *to, const char **error_r)
 		ret = -1;
 	}
 	if (ret < 0)
-		*error_r = errno == EEXIST ? "Mailbox already exists" :
-			mbx_errorf(mbx_err, sizeof(mbx_err),
+		*error_r = errno == EEXIST ? mail_error(MAIL_ERROR_EXISTS,
+				"Mailbox already exists") :
+			mail_error_fmt(mail_error_from_errno(errno),
 				   "Can't rename mailbox: %s", strerror(errno));
 	mbx_parse_unlock(&ld);
 	close(fd);
@@ -935,8 +936,7 @@ static struct mailbox *mbx_open(const char *path, unsigned mode,
 	    mbx_hdr_read(fd, &h, mm->errbuf, sizeof(mm->errbuf)) < 0) {
 		log_error("mbx %s: %s", path, mm->errbuf);
 		mbx_parse_unlock(&ld);
-		snprintf(mbx_err, sizeof(mbx_err), "%s", mm->errbuf);
-		*error_r = mbx_err;
+		*error_r = mail_error_fmt(MAIL_ERROR_CORRUPT, "%s", mm->errbuf);
 		mbx_free(mm);
 		return NULL;
 	}
@@ -944,9 +944,9 @@ static struct mailbox *mbx_open(const char *path, unsigned mode,
 	mm->parsed_size = MBX_HDRSIZE;
 	if (mbx_parse_new(mm, &h, true, error_r) < 0) {
 		mbx_parse_unlock(&ld);
-		snprintf(mbx_err, sizeof(mbx_err), "%s (mailbox needs repair: "
-			 "mailutil repair)", *error_r);
-		*error_r = mbx_err;
+		*error_r = mail_error_fmt(MAIL_ERROR_CORRUPT,
+					  "%s (mailbox needs repair: "
+					  "mailutil repair)", *error_r);
 		mbx_free(mm);
 		return NULL;
 	}
@@ -960,8 +960,10 @@ static struct mailbox *mbx_open(const char *path, unsigned mode,
 	return &mm->mb;
 
 open_failed:
-	*error_r = errno == ENOENT ? "Mailbox does not exist" :
-		mbx_errorf(mbx_err, sizeof(mbx_err), "Can't open mailbox: %s",
+	*error_r = errno == ENOENT ? mail_error(MAIL_ERROR_NOTFOUND,
+			"Mailbox does not exist") :
+		mail_error_fmt(mail_error_from_errno(errno),
+				"Can't open mailbox: %s",
 			   strerror(errno));
 	return NULL;
 }
@@ -1217,12 +1219,14 @@ static int mbx_fetch(struct mailbox *mb, uint32_t idx, enum mail_part part,
 		len -= m->hdr_size;
 	}
 	if (len > SIZE_MAX - 1) {
-		*error_r = "Message too large";
+		*error_r = mail_error(MAIL_ERROR_LIMIT,
+				"Message too large");
 		return -1;
 	}
 	char *p = buf_reserve(out, (size_t)len);
 	if (p == NULL) {
-		*error_r = "Message too large";
+		*error_r = mail_error(MAIL_ERROR_LIMIT,
+				"Message too large");
 		return -1;
 	}
 	if (pread_full(mm->fd, p, (size_t)len, (off_t)from) != (ssize_t)len) {
@@ -1492,7 +1496,8 @@ static int mbx_compact(struct mbx_mailbox *mm, const char **error_r)
 			if (!sp[i].keep)
 				continue;
 			if (sp[i].len > SIZE_MAX - 1) {
-				*error_r = "Message too large";
+				*error_r = mail_error(MAIL_ERROR_LIMIT,
+						"Message too large");
 				goto step_fail;
 			}
 			char *d = xmalloc((size_t)sp[i].len + 1);
@@ -1676,6 +1681,7 @@ static int mbx_append(const char *path, const struct mail_append_msg *msgs,
 	struct mbx_hdr h;
 	struct stat st;
 	struct buf line;
+	char ebuf[512] = "";
 	int fd, ld;
 	uint64_t pos;
 	bool hdr_new_kw = false;
@@ -1691,8 +1697,9 @@ static int mbx_append(const char *path, const struct mail_append_msg *msgs,
 		}
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
-		*error_r = errno == ENOENT ? "Mailbox does not exist" :
-			mbx_errorf(mbx_err, sizeof(mbx_err),
+		*error_r = errno == ENOENT ? mail_error(MAIL_ERROR_NOTFOUND,
+				"Mailbox does not exist") :
+			mail_error_fmt(mail_error_from_errno(errno),
 				   "Can't open append mailbox: %s",
 				   strerror(errno));
 		return -1;
@@ -1706,10 +1713,12 @@ static int mbx_append(const char *path, const struct mail_append_msg *msgs,
 		close(fd);
 		return -1;
 	}
-	if (mbx_recover(fd, path, false, mbx_err, sizeof(mbx_err)) < 0 ||
-	    mbx_hdr_read(fd, &h, mbx_err, sizeof(mbx_err)) < 0 ||
+	if (mbx_recover(fd, path, false, ebuf, sizeof(ebuf)) < 0 ||
+	    mbx_hdr_read(fd, &h, ebuf, sizeof(ebuf)) < 0 ||
 	    fstat(fd, &st) < 0) {
-		*error_r = mbx_err;
+		*error_r = mail_error_fmt(MAIL_ERROR_CORRUPT, "%s",
+					  ebuf[0] != '\0' ? ebuf :
+					  strerror(errno));
 		goto fail_unlocked;
 	}
 	pos = (uint64_t)st.st_size;
@@ -1825,13 +1834,16 @@ static int mbx_append(const char *path, const struct mail_append_msg *msgs,
 	return 0;
 
 fail_write:
-	mbx_errorf(mbx_err, sizeof(mbx_err), "Message append failed: %s",
-		   strerror(errno));
-	*error_r = mbx_err;
-	if (ftruncate(fd, st.st_size) == 0 &&
-	    mbx_hdr_write(fd, &h, UINT64_MAX, error_r) == 0)
-		(void)fsync(fd);
-	*error_r = mbx_err;
+	{
+		int err = errno;
+
+		if (ftruncate(fd, st.st_size) == 0 &&
+		    mbx_hdr_write(fd, &h, UINT64_MAX, error_r) == 0)
+			(void)fsync(fd);
+		*error_r = mail_error_fmt(mail_error_from_errno(err),
+					  "Message append failed: %s",
+					  strerror(err));
+	}
 fail_unlocked:
 	mbx_parse_unlock(&ld);
 	close(fd);
