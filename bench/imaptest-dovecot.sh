@@ -150,25 +150,7 @@ create_box() {	# imaptest stress needs its mailbox to exist
 }
 
 skipped_groups() {	# groups whose "capabilities:" Dovecot does not advertise
-	python3 - "$PORT" "$DUSER" "$PASS" "$TESTS" <<-'EOF'
-	import glob, imaplib, os, sys
-	m = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
-	m.login(sys.argv[2], sys.argv[3])
-	typ, data = m.capability()
-	have = {c.upper() for c in data[0].decode().split()}
-	m.logout()
-	out = []
-	for path in sorted(glob.glob(os.path.join(sys.argv[4], '*'))):
-	    if path.endswith('.mbox') or not os.path.isfile(path):
-	        continue
-	    with open(path, 'rb') as f:
-	        for line in f.read().split(b'\n\n', 1)[0].split(b'\n'):
-	            if line.lower().startswith(b'capabilities:'):
-	                need = line.split(b':', 1)[1].decode().upper().split()
-	                if any(c not in have for c in need):
-	                    out.append(os.path.basename(path))
-	print(' '.join(out) if out else 'none')
-	EOF
+	python3 bench/imaptest-skipped.py "$PORT" "$DUSER" "$PASS" "$TESTS"
 }
 
 echo "imaptest-dovecot: $(uname -n) $(date -u '+%Y-%m-%d %H:%M UTC'), $(/usr/sbin/dovecot --version), tests $TESTS"

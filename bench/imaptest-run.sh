@@ -137,24 +137,7 @@ create_box() {	# imaptest stress needs its mailbox to exist
 }
 
 skipped_groups() {	# groups whose "capabilities:" we do not advertise
-	python3 - "$PORT" "$IMAPUSER" "$PASS" "$TESTS" <<-'EOF'
-	import glob, imaplib, os, sys
-	m = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
-	m.login(sys.argv[2], sys.argv[3])
-	have = {str(c).upper() for c in m.capabilities}
-	m.logout()
-	out = []
-	for path in sorted(glob.glob(os.path.join(sys.argv[4], '*'))):
-	    if path.endswith('.mbox') or not os.path.isfile(path):
-	        continue
-	    with open(path, 'rb') as f:
-	        for line in f.read().split(b'\n\n', 1)[0].split(b'\n'):
-	            if line.lower().startswith(b'capabilities:'):
-	                need = line.split(b':', 1)[1].decode().upper().split()
-	                if any(c not in have for c in need):
-	                    out.append(os.path.basename(path))
-	print(' '.join(out) if out else 'none')
-	EOF
+	python3 bench/imaptest-skipped.py "$PORT" "$IMAPUSER" "$PASS" "$TESTS"
 }
 
 echo "imaptest-run: $(uname -n) $(date -u '+%Y-%m-%d %H:%M UTC'), imapd $IMAPD, tests $TESTS"
